@@ -1,0 +1,1 @@
+"""Pattern package; see the module docstrings."""
