@@ -77,8 +77,9 @@ def parse_store_url(url: str) -> StoreURL:
         if not parts.hostname and "host=" not in (parts.query or ""):
             raise ConfigurationError(f"PostgreSQL URL {url!r} has no host")
         return StoreURL("postgres", url, conninfo=url)
-    raise UnsupportedURLError(f"unsupported store URL scheme {scheme!r} in {url!r}; "
-                              f"accepted: {ACCEPTED_URLS}")
+    raise UnsupportedURLError(
+        f"unsupported store URL scheme {scheme!r} in {url!r}; accepted: {ACCEPTED_URLS}"
+    )
 
 
 def sqlite_connect(path: str) -> sqlite3.Connection:
@@ -94,11 +95,13 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
                 f"cannot open SQLite database {path!r}: folder {str(folder)!r} does not exist"
             )
     try:
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_S,
-                               isolation_level=None)
+        conn = sqlite3.connect(
+            path, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None
+        )
     except sqlite3.Error as exc:
-        raise StoreUnavailableError(f"cannot open SQLite database {path!r}: {exc}",
-                                    cause=exc) from exc
+        raise StoreUnavailableError(
+            f"cannot open SQLite database {path!r}: {exc}", cause=exc
+        ) from exc
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -107,21 +110,28 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
         conn.close()
         raise StoreUnavailableError(
             f"{path!r} is not a usable SQLite database ({exc}); point the URL at a new file "
-            "or restore the database", cause=exc) from exc
+            "or restore the database",
+            cause=exc,
+        ) from exc
     return conn
 
 
 def _pg_kwargs() -> dict[str, Any]:
     from psycopg.rows import dict_row
 
-    return {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
-            "connect_timeout": int(CONNECT_TIMEOUT_S)}
+    return {
+        "autocommit": True,
+        "prepare_threshold": 0,
+        "row_factory": dict_row,
+        "connect_timeout": int(CONNECT_TIMEOUT_S),
+    }
 
 
 def _missing_postgres_extra(exc: ImportError) -> ConfigurationError:
     return ConfigurationError(
         "PostgreSQL support needs the 'postgres' extra: pip install 'agentpatterns[postgres]'",
-        cause=exc)
+        cause=exc,
+    )
 
 
 def pg_pool(conninfo: str, *, max_size: int = 10) -> ConnectionPool[Any]:
@@ -135,14 +145,17 @@ def pg_pool(conninfo: str, *, max_size: int = 10) -> ConnectionPool[Any]:
     except ImportError as exc:
         raise _missing_postgres_extra(exc) from exc
     pool: ConnectionPool[Any] = ConnectionPool(
-        conninfo, min_size=1, max_size=max_size, kwargs=_pg_kwargs(), open=False)
+        conninfo, min_size=1, max_size=max_size, kwargs=_pg_kwargs(), open=False
+    )
     try:
         pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
     except PoolTimeout as exc:
         pool.close()
         raise StoreUnavailableError(
             f"PostgreSQL at {_safe(conninfo)} is unreachable or refused the connection "
-            f"within {CONNECT_TIMEOUT_S:.0f} s", cause=exc) from exc
+            f"within {CONNECT_TIMEOUT_S:.0f} s",
+            cause=exc,
+        ) from exc
     return pool
 
 
@@ -153,14 +166,17 @@ async def apg_pool(conninfo: str, *, max_size: int = 10) -> AsyncConnectionPool[
     except ImportError as exc:
         raise _missing_postgres_extra(exc) from exc
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        conninfo, min_size=1, max_size=max_size, kwargs=_pg_kwargs(), open=False)
+        conninfo, min_size=1, max_size=max_size, kwargs=_pg_kwargs(), open=False
+    )
     try:
         await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
     except PoolTimeout as exc:
         await pool.close()
         raise StoreUnavailableError(
             f"PostgreSQL at {_safe(conninfo)} is unreachable or refused the connection "
-            f"within {CONNECT_TIMEOUT_S:.0f} s", cause=exc) from exc
+            f"within {CONNECT_TIMEOUT_S:.0f} s",
+            cause=exc,
+        ) from exc
     return pool
 
 

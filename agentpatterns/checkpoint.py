@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class open_checkpointer:  # noqa: N801  (used like a function: `with open_checkpointer(url)`)
+class open_checkpointer:
     """Open a LangGraph checkpointer for ``url``; use with ``with`` or ``async with``.
 
     ``with`` yields a sync saver (``InMemorySaver``, ``SqliteSaver``, ``PostgresSaver``) for
@@ -247,7 +247,8 @@ def keep_last(saver: BaseCheckpointSaver[Any], thread_id: str, keep: int) -> int
             return removed
     raise StoreUnavailableError(
         f"keep_last does not support {type(saver).__name__}; use the async form "
-        "akeep_last for async savers")
+        "akeep_last for async savers"
+    )
 
 
 async def akeep_last(saver: BaseCheckpointSaver[Any], thread_id: str, keep: int) -> int:

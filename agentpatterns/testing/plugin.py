@@ -38,8 +38,10 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL 15 server on 127.0.0.1 for the whole session."""
     if not postgres_available():
         if _require_postgres():
-            pytest.fail("PostgreSQL is required (AGENTPATTERNS_REQUIRE_POSTGRES=1) but "
-                        "initdb/pg_ctl or a non-root user to run them was not found")
+            pytest.fail(
+                "PostgreSQL is required (AGENTPATTERNS_REQUIRE_POSTGRES=1) but "
+                "initdb/pg_ctl or a non-root user to run them was not found"
+            )
         pytest.skip("PostgreSQL binaries not found; PostgreSQL cases skipped")
     server = PostgresServer()
     try:
@@ -56,10 +58,11 @@ def postgres_server() -> Iterator[PostgresServer]:
 def new_database(server: PostgresServer) -> str:
     """Create an empty database on ``server``; return its URL."""
     import psycopg
+    from psycopg import sql
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return server.url.rsplit("/", 1)[0] + f"/{name}"
 
 

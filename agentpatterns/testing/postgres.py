@@ -23,8 +23,13 @@ from types import TracebackType
 
 __all__ = ["PostgresServer", "PostgresUnavailable", "find_pg_bin", "postgres_available"]
 
-_PG_SEARCH = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
-              "/usr/lib/postgresql/17/bin", "/usr/local/bin", "/usr/bin"]
+_PG_SEARCH = [
+    "/usr/lib/postgresql/15/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/17/bin",
+    "/usr/local/bin",
+    "/usr/bin",
+]
 
 
 class PostgresUnavailable(RuntimeError):
@@ -49,7 +54,7 @@ def postgres_available() -> bool:
     """True when a server can be started here (binaries present; a non-root user exists)."""
     if find_pg_bin() is None:
         return False
-    return os.geteuid() != 0 or shutil.which("su") is not None and _user_exists("postgres")
+    return os.geteuid() != 0 or (shutil.which("su") is not None and _user_exists("postgres"))
 
 
 def _user_exists(name: str) -> bool:
@@ -72,9 +77,10 @@ class PostgresServer:
     """A PostgreSQL server on 127.0.0.1 for the life of a test session."""
 
     def __init__(self, *, user: str = "postgres") -> None:
-        self.bin = find_pg_bin()
-        if self.bin is None:
+        found = find_pg_bin()
+        if found is None:
             raise PostgresUnavailable("initdb/pg_ctl not found; install PostgreSQL 15")
+        self.bin: Path = found
         self.run_as = user if os.geteuid() == 0 else None
         self.root = Path(tempfile.mkdtemp(prefix="agentpatterns-pg-"))
         self.data = self.root / "data"
@@ -86,23 +92,49 @@ class PostgresServer:
         cmd = [str(self.bin / args[0]), *args[1:]]
         if self.run_as:
             cmd = ["su", self.run_as, "-s", "/bin/sh", "-c", " ".join(_quote(a) for a in cmd)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
-                              cwd=str(self.root))
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=120, check=False, cwd=str(self.root)
+        )
         if proc.returncode != 0:
-            raise PostgresUnavailable(f"{args[0]} failed ({proc.returncode}): "
-                                      f"{proc.stderr.strip() or proc.stdout.strip()}")
+            raise PostgresUnavailable(
+                f"{args[0]} failed ({proc.returncode}): "
+                f"{proc.stderr.strip() or proc.stdout.strip()}"
+            )
 
     def start(self) -> PostgresServer:
         """initdb and start; returns self. Raises PostgresUnavailable on failure."""
         if self.run_as:
             shutil.chown(self.root, user=self.run_as)
             os.chmod(self.root, 0o700)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
-                  "-w", "-t", "60", "start")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+        opts = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._started = True
         return self
 
@@ -118,8 +150,12 @@ class PostgresServer:
     def __enter__(self) -> PostgresServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
