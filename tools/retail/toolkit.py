@@ -1,0 +1,198 @@
+"""The retail tools as LangChain tools, their compensations, registration and task replay.
+
+``tools(store)`` gives the 16 τ² retail tools bound to one :class:`RetailStore`, as
+``StructuredTool`` objects with pydantic argument models. Write tools read the executor's
+idempotency key from ``config["configurable"]["agentpatterns_effect_key"]`` and store it in
+the write log. Domain errors propagate as :class:`RetailError` (a ``ValueError``: permanent)
+for the executor to turn into error results.
+
+Example:
+    >>> from tools.retail import RetailStore, tools, replay, load_tasks
+    >>> store = RetailStore("memory:")
+    >>> by_name = {t.name: t for t in tools(store)}
+    >>> by_name["find_user_id_by_email"].invoke({"email": "noah.brown7922@example.com"})
+    'noah_brown_6181'
+    >>> replay(load_tasks()[0]).domain_errors
+    0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables.config import ensure_config
+from langchain_core.tools import BaseTool, StructuredTool
+
+from tools.retail.data import task_actions
+from tools.retail.reads import READS
+from tools.retail.store import RetailError, RetailStore
+from tools.retail.writes import WRITES
+
+if TYPE_CHECKING:
+    from agentpatterns.orchestration import ToolPolicy, ToolRegistry
+
+__all__ = [
+    "READ_TOOLS",
+    "WRITE_TOOLS",
+    "ReplayResult",
+    "compensation",
+    "current_effect_key",
+    "register_retail_tools",
+    "replay",
+    "tools",
+]
+
+READ_TOOLS: tuple[str, ...] = tuple(READS)
+WRITE_TOOLS: tuple[str, ...] = tuple(WRITES)
+READ_AGENTS = ("reader", "default", "writer")
+WRITE_AGENTS = ("writer",)
+
+
+def current_effect_key() -> str | None:
+    """The executor's idempotency key for the running tool call, if any."""
+    configurable = ensure_config().get("configurable") or {}
+    key = configurable.get("agentpatterns_effect_key")
+    return None if key is None else str(key)
+
+
+def _read_tool(store: RetailStore, name: str) -> StructuredTool:
+    fn, model, description = READS[name]
+
+    def run(**kwargs: Any) -> Any:
+        return fn(store, **kwargs)
+
+    tool = StructuredTool.from_function(
+        func=run, name=name, description=description, args_schema=model
+    )
+    tool.metadata = {"side_effect": False, "pack": "retail"}
+    return tool
+
+
+def _write_tool(store: RetailStore, name: str) -> StructuredTool:
+    fn, model, business_key, description = WRITES[name]
+
+    def run(**kwargs: Any) -> Any:
+        return fn(store, current_effect_key(), **kwargs)
+
+    tool = StructuredTool.from_function(
+        func=run, name=name, description=description, args_schema=model
+    )
+    tool.metadata = {"side_effect": True, "pack": "retail", "business_key": business_key}
+    return tool
+
+
+def tools(store: RetailStore) -> list[BaseTool]:
+    """The 16 retail tools bound to ``store``: 9 reads then 7 writes."""
+    return [_read_tool(store, name) for name in READ_TOOLS] + [
+        _write_tool(store, name) for name in WRITE_TOOLS
+    ]
+
+
+def compensation(store: RetailStore, name: str) -> Callable[[dict[str, Any], Any], int]:
+    """``compensate(args, result)`` for write tool ``name``: undo its newest live write.
+
+    The write is found by tool and business key (order or user id from ``args``); records are
+    restored from the before-image if they still equal the after-image, and the log row is
+    marked compensated. Returns the write-log id.
+
+    Raises:
+        CompensationError: nothing to undo, or the record changed since the write.
+    """
+    business_key = WRITES[name][2]
+
+    def compensate(args: dict[str, Any], result: Any) -> int:
+        return store.compensate(name, str(args[business_key]))
+
+    compensate.__name__ = f"compensate_{name}"
+    return compensate
+
+
+def register_retail_tools(
+    registry: ToolRegistry,
+    store: RetailStore,
+    *,
+    policy_overrides: Mapping[str, ToolPolicy] | None = None,
+) -> list[str]:
+    """Register the 16 retail tools with policies and per-agent grants.
+
+    Writes get ``ToolPolicy(side_effect=True, compensate=compensation(store, name))`` (no
+    idempotency-key function: the executor's default key is used); reads a plain policy.
+    Reads are granted to agents ``reader``, ``default`` and ``writer``; writes to ``writer``.
+
+    Args:
+        registry: An ``agentpatterns.orchestration.ToolRegistry``.
+        store: The store the tools work on.
+        policy_overrides: tool name -> ``ToolPolicy`` replacing the default one.
+
+    Returns:
+        The registered tool names.
+
+    Raises:
+        ConfigurationError: an override names no retail tool.
+    """
+    from agentpatterns.errors import ConfigurationError
+    from agentpatterns.orchestration import ToolPolicy
+
+    overrides = dict(policy_overrides or {})
+    unknown = sorted(set(overrides) - set(READ_TOOLS) - set(WRITE_TOOLS))
+    if unknown:
+        raise ConfigurationError(f"policy_overrides name unknown retail tools: {unknown}")
+    names: list[str] = []
+    for tool in tools(store):
+        if tool.name in WRITE_TOOLS:
+            default = ToolPolicy(side_effect=True, compensate=compensation(store, tool.name))
+        else:
+            default = ToolPolicy()
+        registry.register(tool, policy=overrides.get(tool.name, default))
+        names.append(tool.name)
+    _grant(registry, READ_AGENTS, READ_TOOLS)
+    _grant(registry, WRITE_AGENTS, WRITE_TOOLS)
+    return names
+
+
+def _grant(registry: ToolRegistry, agents: tuple[str, ...], names: tuple[str, ...]) -> None:
+    for agent in agents:
+        registry.grant(agent, *names)
+
+
+@dataclass
+class ReplayResult:
+    """Outcome of replaying one task's ground-truth actions on a fresh store."""
+
+    task_id: str
+    state_hash: str
+    actions: int
+    writes: int
+    domain_errors: int
+    errors: list[tuple[str, str, str]] = field(default_factory=list[tuple[str, str, str]])
+    """(action id, tool name, τ² message) of each action that raised a domain error."""
+
+
+def replay(task: dict[str, Any], *, store: RetailStore | None = None) -> ReplayResult:
+    """Run a task's ground-truth actions on a fresh in-memory store (or ``store``).
+
+    Domain errors are counted and recorded, not raised (τ² expects some on purpose).
+    """
+    own = store is None
+    db = RetailStore("memory:") if store is None else store
+    try:
+        by_name = {t.name: t for t in tools(db)}
+        result = ReplayResult(
+            task_id=str(task.get("id")), state_hash="", actions=0, writes=0, domain_errors=0
+        )
+        for action in task_actions(task):
+            result.actions += 1
+            try:
+                by_name[action["name"]].invoke(dict(action.get("arguments") or {}))
+            except RetailError as exc:
+                result.domain_errors += 1
+                result.errors.append((str(action.get("action_id")), action["name"], str(exc)))
+                continue
+            result.writes += action["name"] in WRITE_TOOLS
+        result.state_hash = db.state_hash()
+        return result
+    finally:
+        if own:
+            db.close()
