@@ -22,6 +22,7 @@ wrapped or swallowed by this library.
     │   ├── StateTooLargeError                  state over its size budget
     │   ├── StepTimeoutError                    a state or tool call ran past its timeout
     │   ├── LayerDepthError                     call chain deeper than max_depth
+    │   ├── MalformedSubtaskError               decompose returned malformed subtasks
     │   └── ContextContractError                executor asked for / got undeclared context
     ├── ToolError                               tool orchestration
     │   ├── UnknownToolError                    no such tool in the registry
@@ -58,6 +59,7 @@ __all__ = [
     "LayerDefinitionError",
     "LayerDepthError",
     "MachineDefinitionError",
+    "MalformedSubtaskError",
     "ResilienceError",
     "RetryExhaustedError",
     "RollbackError",
@@ -167,6 +169,10 @@ class StepTimeoutError(AgentRuntimeError, TimeoutError):
 
 class LayerDepthError(AgentRuntimeError):
     """A layered call chain went deeper than ``max_depth``."""
+
+
+class MalformedSubtaskError(AgentRuntimeError):
+    """A layered orchestrator's decompose returned malformed subtasks (type, executor, id)."""
 
 
 class ContextContractError(AgentRuntimeError):

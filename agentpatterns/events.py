@@ -41,6 +41,7 @@ EVENT_KINDS: Final = frozenset(
         "compensation_failed",  # a compensation raised: key, tool, error_type
         "escalation",  # a run paused for a human: thread_id, reason
         "effect_in_doubt",  # a crashed claim found: key, tool
+        "handoff",  # layered: orchestrator -> executor hand-off: layer, executor, ms, bytes
     }
 )
 
