@@ -1,0 +1,401 @@
+"""Running a step's tool calls in parallel, with timeouts, limits and error results.
+
+Internal engine behind :func:`agentpatterns.orchestration.tool_executor`. Sync callers run
+calls on a shared ``ThreadPoolExecutor`` (one per executor node, created on first use); async
+callers use ``asyncio.gather``. Every call ends as an *outcome* dict in call order; a failing
+call never raises out of here except for LangGraph control flow (``GraphBubbleUp``) and
+``fail_fast`` policies.
+
+A timed-out sync call cannot be killed (Python threads cannot be interrupted): the executor
+stops waiting, reports ``StepTimeoutError`` and the worker thread finishes in the background;
+its result is dropped. A call that had not started when its time ran out never starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphBubbleUp
+from pydantic import BaseModel
+
+from agentpatterns import events
+from agentpatterns.errors import AgentPatternsError, StepTimeoutError, ToolExecutionError
+
+if TYPE_CHECKING:
+    from agentpatterns.orchestration.registry import RegisteredTool
+    from agentpatterns.resilience import EffectLedger
+
+__all__ = ["ToolCall", "arun_calls", "run_calls"]
+
+_ABANDONED = object()
+_perf = time.perf_counter
+
+
+class ToolCall:
+    """One accepted call, prepared for execution."""
+
+    __slots__ = ("args", "attempts", "config", "error", "id", "key", "spec")
+
+    def __init__(
+        self, spec: RegisteredTool, call_id: str, args: dict[str, Any], config: RunnableConfig
+    ) -> None:
+        self.spec = spec
+        self.id = call_id
+        self.args = args
+        self.attempts = 0
+        self.error: BaseException | None = None
+        self.key: str | None = None
+        if spec.policy.side_effect:
+            policy = spec.policy
+            conf = config.get("configurable") or {}
+            if policy.idempotency_key is not None:
+                self.key = policy.idempotency_key(args)
+            else:
+                ns = "|".join(
+                    p.split(":", 1)[0] for p in str(conf.get("checkpoint_ns", "")).split("|")
+                )
+                self.key = f"{conf.get('thread_id')}:{ns}:{call_id}"
+            config = {**config, "configurable": {**conf, "agentpatterns_effect_key": self.key}}
+        else:
+            config = {**config}
+        self.config: RunnableConfig = config
+
+    def invoke(self) -> Any:
+        """Run the tool once in this thread (sync path)."""
+        self.attempts += 1
+        spec = self.spec
+        if spec.has_sync:
+            return spec.tool.invoke(self.args, self.config)
+        return asyncio.run(spec.tool.ainvoke(self.args, self.config))
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def _jsonable(output: Any) -> Any:
+    if output is None or isinstance(output, str | int | float | bool | dict | list):
+        return output
+    if isinstance(output, BaseModel):
+        return output.model_dump(mode="json")
+    return str(output)
+
+
+def _content(output: Any) -> Any:
+    if isinstance(output, str):
+        return output
+    if (
+        isinstance(output, list)
+        and output
+        and all(isinstance(x, dict) and "type" in x for x in output)
+    ):
+        return output
+    if isinstance(output, BaseModel):
+        return output.model_dump_json()
+    try:
+        return json.dumps(output, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(output)
+
+
+def ok_outcome(
+    call_id: str, name: str, output: Any, attempts: int, elapsed: float
+) -> dict[str, Any]:
+    """The outcome record of a successful call."""
+    return {
+        "id": call_id,
+        "name": name,
+        "ok": True,
+        "content": _content(output),
+        "output": _jsonable(output),
+        "error_type": None,
+        "error": None,
+        "attempts": attempts,
+        "elapsed_ms": round(elapsed * 1000.0, 3),
+    }
+
+
+def error_outcome(
+    call_id: str,
+    name: str,
+    exc: BaseException | None,
+    attempts: int,
+    elapsed: float,
+    *,
+    error_type: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """The outcome record of a failed or refused call (content names the error type)."""
+    if exc is not None:
+        error_type = type(exc).__name__
+        message = str(exc)
+        if isinstance(exc, AgentPatternsError):
+            content = f"{error_type}: {message}"
+        else:
+            content = f"ToolExecutionError: {error_type}: {message}"
+    else:
+        content = f"{error_type}: {message}"
+    events.emit("tool_error", tool=name, error_type=error_type)
+    return {
+        "id": call_id,
+        "name": name,
+        "ok": False,
+        "content": content,
+        "output": None,
+        "error_type": error_type,
+        "error": message,
+        "attempts": attempts,
+        "elapsed_ms": round(elapsed * 1000.0, 3),
+    }
+
+
+def raise_fail_fast(calls: list[ToolCall | None], outcomes: list[dict[str, Any]]) -> None:
+    """Raise ToolExecutionError for the first failed call whose policy is ``fail_fast``."""
+    for call, outcome in zip(calls, outcomes, strict=True):
+        if call is not None and not outcome["ok"] and call.spec.policy.fail_fast:
+            raise ToolExecutionError(
+                f"tool '{call.spec.name}' failed and its policy is fail_fast: {outcome['content']}",
+                node=call.spec.name,
+                attempt=call.attempts,
+                cause=call.error,
+            ) from call.error
+
+
+# --------------------------------------------------------------------------- sync path
+
+
+class _Slot:
+    """A call submitted to the pool; lets the waiter time out and abandon it safely."""
+
+    __slots__ = ("abandoned", "future", "lock", "started", "t_start", "t_submit")
+
+    def __init__(self, timed: bool) -> None:
+        self.t_submit = _perf()
+        self.t_start = self.t_submit
+        self.abandoned = False
+        self.started = threading.Event() if timed else None
+        self.lock = threading.Lock() if timed else None
+        self.future: Future[Any]
+
+
+def _body(slot: _Slot, fn: Callable[[], Any], sem: threading.BoundedSemaphore | None) -> Any:
+    if sem is not None:
+        sem.acquire()
+    try:
+        if slot.started is not None:
+            assert slot.lock is not None
+            with slot.lock:
+                if slot.abandoned:
+                    return _ABANDONED
+                slot.t_start = _perf()
+                slot.started.set()
+        return fn()
+    finally:
+        if sem is not None:
+            sem.release()
+
+
+def _submit(
+    pool: ThreadPoolExecutor, fn: Callable[[], Any], sem: Any, timeout: float | None
+) -> _Slot:
+    slot = _Slot(timeout is not None)
+    slot.future = pool.submit(contextvars.copy_context().run, _body, slot, fn, sem)
+    return slot
+
+
+def _wait(slot: _Slot, timeout: float | None, name: str) -> Any:
+    if timeout is None or slot.started is None:
+        return slot.future.result()
+    if not slot.started.wait(max(slot.t_submit + timeout - _perf(), 0.0)):
+        assert slot.lock is not None
+        with slot.lock:
+            if not slot.started.is_set():
+                slot.abandoned = True
+                slot.future.cancel()
+                raise StepTimeoutError(
+                    f"tool '{name}' could not start within {timeout:g} s "
+                    f"(concurrency limit or worker pool busy)",
+                    node=name,
+                )
+    try:
+        return slot.future.result(max(slot.t_start + timeout - _perf(), 0.0))
+    except TimeoutError:
+        if slot.future.done():  # the tool raised TimeoutError itself, or just finished
+            return slot.future.result()
+        raise StepTimeoutError(
+            f"tool '{name}' did not finish within {timeout:g} s (the worker thread cannot "
+            f"be killed and finishes in the background)",
+            node=name,
+        ) from None
+
+
+def _attempt_sync(call: ToolCall, pool: ThreadPoolExecutor) -> Any:
+    """One attempt of a guarded call, on a driver thread, honouring timeout and limit."""
+    spec = call.spec
+    timeout = spec.policy.timeout
+    if timeout is None:
+        return _body(_Slot(False), call.invoke, spec.sem)
+    return _wait(_submit(pool, call.invoke, spec.sem, timeout), timeout, spec.name)
+
+
+def _guarded_sync(call: ToolCall, pool: ThreadPoolExecutor, ledger: EffectLedger | None) -> Any:
+    from agentpatterns.resilience.guard import guarded
+
+    return guarded(
+        call.spec.policy,
+        lambda: _attempt_sync(call, pool),
+        tool=call.spec.name,
+        call_id=call.id,
+        args=call.args,
+        key=call.key,
+        ledger=ledger,
+    )
+
+
+def _finish(call: ToolCall, get: Callable[[], Any], t0: float) -> dict[str, Any]:
+    try:
+        output = get()
+        call.spec.check_output(output)
+    except GraphBubbleUp:
+        raise
+    except Exception as exc:
+        call.error = exc
+        return error_outcome(call.id, call.spec.name, exc, call.attempts, _perf() - t0)
+    return ok_outcome(call.id, call.spec.name, output, call.attempts, _perf() - t0)
+
+
+def run_calls(
+    calls: list[ToolCall],
+    pool: Callable[[], ThreadPoolExecutor],
+    drivers: Callable[[], ThreadPoolExecutor],
+    ledger: EffectLedger | None,
+) -> list[dict[str, Any]]:
+    """Run ``calls`` in parallel on threads; outcomes in call order."""
+    n = len(calls)
+    t0 = _perf()
+    pending: list[tuple[ToolCall, Any]] = []
+    inline: ToolCall | None = None
+    # The last unguarded call without a timeout runs in this thread: one hop fewer.
+    for call in reversed(calls):
+        if not call.spec.policy.guarded and call.spec.policy.timeout is None:
+            inline = call
+            break
+    for call in calls:
+        if call is inline:
+            continue
+        if call.spec.policy.guarded:
+            if n == 1:
+                pending.append((call, None))
+            else:
+                ctx = contextvars.copy_context()
+                pending.append(
+                    (call, drivers().submit(ctx.run, _guarded_sync, call, pool(), ledger))
+                )
+        else:
+            pending.append(
+                (call, _submit(pool(), call.invoke, call.spec.sem, call.spec.policy.timeout))
+            )
+    results: dict[int, dict[str, Any]] = {}
+    if inline is not None:
+        spec = inline.spec
+        results[id(inline)] = _finish(
+            inline, lambda: _body(_Slot(False), inline.invoke, spec.sem), t0
+        )
+    for call, handle in pending:
+        if handle is None:
+            results[id(call)] = _finish(call, lambda c=call: _guarded_sync(c, pool(), ledger), t0)
+        elif isinstance(handle, _Slot):
+            results[id(call)] = _finish(
+                call, lambda c=call, h=handle: _wait(h, c.spec.policy.timeout, c.spec.name), t0
+            )
+        else:
+            results[id(call)] = _finish(call, handle.result, t0)
+    return [results[id(call)] for call in calls]
+
+
+# --------------------------------------------------------------------------- async path
+
+
+async def _ainvoke(call: ToolCall) -> Any:
+    call.attempts += 1
+    return await call.spec.tool.ainvoke(call.args, call.config)
+
+
+async def _attempt_async(call: ToolCall) -> Any:
+    spec = call.spec
+    sem = spec.async_sem()
+    timeout = spec.policy.timeout
+    if timeout is None:
+        if sem is None:
+            return await _ainvoke(call)
+        async with sem:
+            return await _ainvoke(call)
+    if sem is not None:
+        cm = asyncio.timeout(timeout)
+        try:
+            async with cm:
+                await sem.acquire()
+        except TimeoutError:
+            if cm.expired():
+                raise StepTimeoutError(
+                    f"tool '{spec.name}' could not start within {timeout:g} s "
+                    f"(concurrency limit {spec.policy.max_concurrency} reached)",
+                    node=spec.name,
+                ) from None
+            raise
+    try:
+        cm = asyncio.timeout(timeout)
+        try:
+            async with cm:
+                return await _ainvoke(call)
+        except TimeoutError:
+            if cm.expired():
+                raise StepTimeoutError(
+                    f"tool '{spec.name}' did not finish within {timeout:g} s", node=spec.name
+                ) from None
+            raise
+    finally:
+        if sem is not None:
+            sem.release()
+
+
+async def _arun_one(call: ToolCall, ledger: EffectLedger | None, t0: float) -> dict[str, Any]:
+    spec = call.spec
+    try:
+        if spec.policy.guarded:
+            from agentpatterns.resilience.guard import aguarded
+
+            acall: Callable[[], Awaitable[Any]] = lambda: _attempt_async(call)  # noqa: E731
+            output = await aguarded(
+                spec.policy,
+                acall,
+                tool=spec.name,
+                call_id=call.id,
+                args=call.args,
+                key=call.key,
+                ledger=ledger,
+            )
+        else:
+            output = await _attempt_async(call)
+        spec.check_output(output)
+    except GraphBubbleUp:
+        raise
+    except Exception as exc:
+        call.error = exc
+        return error_outcome(call.id, spec.name, exc, call.attempts, _perf() - t0)
+    return ok_outcome(call.id, spec.name, output, call.attempts, _perf() - t0)
+
+
+async def arun_calls(calls: list[ToolCall], ledger: EffectLedger | None) -> list[dict[str, Any]]:
+    """Run ``calls`` concurrently with ``asyncio.gather``; outcomes in call order."""
+    t0 = _perf()
+    if len(calls) == 1:
+        return [await _arun_one(calls[0], ledger, t0)]
+    return list(await asyncio.gather(*(_arun_one(c, ledger, t0) for c in calls)))

@@ -1,0 +1,378 @@
+"""Node factories: tool selector -> tool executor -> tool aggregator.
+
+Each factory returns a node that works in sync and async graphs (``node(state, config)``
+runs it synchronously; LangGraph's ``ainvoke``/``astream`` use the native async version).
+Nodes carry ``__agentpatterns__ = {"tool_node": <role>, "registry": registry, ...}`` so
+readiness checks can find them.
+
+State:
+    Reads ``messages`` (the last ``AIMessage.tool_calls``) or ``plan`` (a list of
+    ``{"name", "args", "id"}``), ``tool_selection``, ``tool_outcomes``. Writes
+    ``tool_selection`` (selector), ``tool_refusals`` (selector, appended), ``tool_outcomes``
+    (executor), ``messages`` (aggregator: one ``ToolMessage`` per call, in call order) and
+    ``tool_results`` (aggregator, appended: ``{"id", "name", "ok", "error_type", "error",
+    "attempts", "elapsed_ms"}``). Key names are parameters.
+
+Example:
+    >>> from langchain_core.messages import AIMessage
+    >>> from agentpatterns.orchestration import (
+    ...     ToolRegistry, tool_aggregator, tool_executor, tool_selector)
+    >>> def double(x: int) -> int:
+    ...     '''Double a number.'''
+    ...     return 2 * x
+    >>> reg = ToolRegistry()
+    >>> _ = reg.register(double)
+    >>> state = {"messages": [AIMessage("", tool_calls=[
+    ...     {"name": "double", "args": {"x": 21}, "id": "c1"},
+    ...     {"name": "nope", "args": {}, "id": "c2"}])]}
+    >>> state |= tool_selector(reg)(state)
+    >>> state |= tool_executor(reg)(state)
+    >>> [(m.content[:16], m.status) for m in tool_aggregator()(state)["messages"]]
+    [('42', 'success'), ('UnknownToolError', 'error')]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
+
+from agentpatterns.errors import ConfigurationError, ToolError
+from agentpatterns.orchestration.executor import (
+    ToolCall,
+    arun_calls,
+    error_outcome,
+    raise_fail_fast,
+    run_calls,
+)
+
+if TYPE_CHECKING:
+    from agentpatterns.orchestration.registry import ToolRegistry
+    from agentpatterns.resilience import EffectLedger
+
+__all__ = [
+    "Merge",
+    "OrchestrationNode",
+    "default_merge",
+    "select_calls",
+    "tool_aggregator",
+    "tool_executor",
+    "tool_selector",
+]
+
+#: ``merge(state, outcomes) -> update``: turns a step's outcomes into a state update.
+Merge = Callable[[Any, list[dict[str, Any]]], dict[str, Any]]
+
+
+class OrchestrationNode(RunnableCallable):
+    """A node with a sync and an async implementation that is also a plain callable."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        afunc: Callable[..., Any],
+        *,
+        name: str,
+        marker: dict[str, Any],
+    ) -> None:
+        super().__init__(func, afunc, name=name, trace=False)
+        for target in (func, afunc):
+            target.__agentpatterns__ = {**getattr(target, "__agentpatterns__", {}), **marker}  # type: ignore[attr-defined]
+        self.__agentpatterns__ = marker
+
+    def __call__(self, state: Any, config: RunnableConfig | None = None) -> Any:
+        """Run the node synchronously (outside a graph too)."""
+        assert self.func is not None
+        return self.func(state, config or {})
+
+    async def acall(self, state: Any, config: RunnableConfig | None = None) -> Any:
+        """Run the node's async implementation."""
+        assert self.afunc is not None
+        return await self.afunc(state, config or {})
+
+
+def _get(state: Any, key: str) -> Any:
+    if isinstance(state, dict):
+        return state.get(key)
+    return getattr(state, key, None)
+
+
+def select_calls(
+    registry: ToolRegistry,
+    agent: str,
+    state: Any,
+    config: RunnableConfig,
+    *,
+    messages_key: str = "messages",
+    plan_key: str | None = "plan",
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pick this step's tool calls and check them; returns ``(selection, refusals)``.
+
+    Each selection entry is ``{"id", "name", "args", "refusal"}`` where ``refusal`` is None
+    or ``{"error_type", "message"}`` (unknown tool, not granted, arguments breaking the
+    contract). Nothing runs here.
+    """
+    raw: list[Any] = []
+    plan = _get(state, plan_key) if plan_key else None
+    if plan:
+        raw = list(plan)
+    else:
+        messages = _get(state, messages_key)
+        if messages:
+            last = messages[-1]
+            if isinstance(last, AIMessage):
+                raw = list(last.tool_calls)
+    selection: list[dict[str, Any]] = []
+    refusals: list[dict[str, Any]] = []
+    step = (config.get("metadata") or {}).get("langgraph_step", 0)
+    for index, item in enumerate(raw):
+        if isinstance(item, dict):
+            name, args, call_id = item.get("name"), item.get("args", {}), item.get("id")
+        else:
+            name, args, call_id = getattr(item, "name", None), getattr(item, "args", {}), None
+        call_id = str(call_id) if call_id else f"call_{step}_{index}"
+        entry: dict[str, Any] = {"id": call_id, "name": name, "args": args, "refusal": None}
+        try:
+            spec = registry.check_permission(agent, str(name))
+            spec.check_args(args, registry.max_arg_bytes)
+        except ToolError as exc:
+            refusal = {"error_type": type(exc).__name__, "message": exc.message}
+            entry["refusal"] = refusal
+            refusals.append({"id": call_id, "name": name, "agent": agent, **refusal})
+        selection.append(entry)
+    return selection, refusals
+
+
+def tool_selector(
+    registry: ToolRegistry,
+    *,
+    agent: str = "default",
+    messages_key: str = "messages",
+    plan_key: str | None = "plan",
+    selection_key: str = "tool_selection",
+    refusals_key: str = "tool_refusals",
+) -> OrchestrationNode:
+    """Node taking the planner's tool calls and checking existence, permission, contract.
+
+    Refused calls stay in the selection (marked) so that they get an error result in call
+    order, and are recorded in ``refusals_key``.
+
+    Example:
+        >>> from agentpatterns.orchestration import ToolRegistry, tool_selector
+        >>> sel = tool_selector(ToolRegistry())({"plan": [{"name": "rm", "args": {}, "id": "1"}]})
+        >>> sel["tool_refusals"][0]["error_type"]
+        'UnknownToolError'
+    """
+
+    def select(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        selection, refusals = select_calls(
+            registry, agent, state, config, messages_key=messages_key, plan_key=plan_key
+        )
+        update: dict[str, Any] = {selection_key: selection}
+        if refusals:
+            update[refusals_key] = refusals
+        return update
+
+    async def aselect(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        return select(state, config)
+
+    marker = {"tool_node": "selector", "registry": registry, "agent": agent}
+    return OrchestrationNode(select, aselect, name="tool_selector", marker=marker)
+
+
+def tool_executor(
+    registry: ToolRegistry,
+    *,
+    agent: str = "default",
+    ledger: EffectLedger | None = None,
+    max_workers: int = 16,
+    messages_key: str = "messages",
+    plan_key: str | None = "plan",
+    selection_key: str = "tool_selection",
+    outcomes_key: str = "tool_outcomes",
+) -> OrchestrationNode:
+    """Node running the selected calls in parallel with per-call timeout and limits.
+
+    Sync graphs run calls on one shared thread pool of ``max_workers`` threads (created on
+    first use); async graphs use ``asyncio.gather``. A failing call gets an error outcome
+    (``"ToolExecutionError: <type>: <message>"``); the node raises ``ToolExecutionError``
+    only for tools whose policy is ``fail_fast``. Tools with ``retry``/``breaker``/
+    ``fallback``/``side_effect`` run through ``agentpatterns.resilience.guard``. If the
+    state has no selection (no selector upstream) the executor selects by itself.
+
+    Args:
+        registry: Where the tools and policies are.
+        agent: Whose permissions apply when the executor selects by itself.
+        ledger: Effect ledger for side-effecting tools (default: the registry's).
+        max_workers: Size of the shared worker pool (timed-out sync calls occupy a worker
+            until they return).
+
+    Example:
+        >>> from agentpatterns.orchestration import ToolRegistry, tool_executor
+        >>> def ping() -> str:
+        ...     '''Answer pong.'''
+        ...     return "pong"
+        >>> reg = ToolRegistry(); _ = reg.register(ping)
+        >>> out = tool_executor(reg)({"plan": [{"name": "ping", "args": {}, "id": "p"}]})
+        >>> out["tool_outcomes"][0]["content"]
+        'pong'
+    """
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ConfigurationError(f"max_workers must be an int >= 1, got {max_workers!r}")
+    pools: dict[str, ThreadPoolExecutor] = {}
+    lock = threading.Lock()
+
+    def _pool(kind: str) -> ThreadPoolExecutor:
+        pool = pools.get(kind)
+        if pool is None:
+            with lock:
+                pool = pools.get(kind)
+                if pool is None:
+                    pool = pools[kind] = ThreadPoolExecutor(
+                        max_workers, thread_name_prefix=f"agentpatterns-{kind}"
+                    )
+        return pool
+
+    def get_pool() -> ThreadPoolExecutor:
+        return _pool("tool")
+
+    def get_drivers() -> ThreadPoolExecutor:
+        return _pool("guard")
+
+    def prepare(
+        state: Any, config: RunnableConfig
+    ) -> tuple[list[ToolCall | None], list[dict[str, Any] | None], list[ToolCall]]:
+        selection = _get(state, selection_key)
+        if selection is None:
+            selection, _ = select_calls(
+                registry, agent, state, config, messages_key=messages_key, plan_key=plan_key
+            )
+        calls: list[ToolCall | None] = []
+        outcomes: list[dict[str, Any] | None] = []
+        runnable: list[ToolCall] = []
+        for entry in selection:
+            refusal = entry.get("refusal")
+            if refusal:
+                calls.append(None)
+                outcomes.append(
+                    error_outcome(
+                        entry["id"],
+                        entry["name"],
+                        None,
+                        0,
+                        0.0,
+                        error_type=refusal["error_type"],
+                        message=refusal["message"],
+                    )
+                )
+                continue
+            call = ToolCall(registry.spec(entry["name"]), entry["id"], entry["args"], config)
+            calls.append(call)
+            outcomes.append(None)
+            runnable.append(call)
+        return calls, outcomes, runnable
+
+    def finish(
+        calls: list[ToolCall | None],
+        outcomes: list[dict[str, Any] | None],
+        ran: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        it = iter(ran)
+        merged = [o if o is not None else next(it) for o in outcomes]
+        raise_fail_fast(calls, merged)
+        return {outcomes_key: merged}
+
+    def execute(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        calls, outcomes, runnable = prepare(state, config)
+        if not calls:
+            return {outcomes_key: []}
+        effect_ledger = ledger if ledger is not None else registry.ledger
+        ran = run_calls(runnable, get_pool, get_drivers, effect_ledger) if runnable else []
+        return finish(calls, outcomes, ran)
+
+    async def aexecute(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        calls, outcomes, runnable = prepare(state, config)
+        if not calls:
+            return {outcomes_key: []}
+        effect_ledger = ledger if ledger is not None else registry.ledger
+        ran = await arun_calls(runnable, effect_ledger) if runnable else []
+        return finish(calls, outcomes, ran)
+
+    marker = {"tool_node": "executor", "registry": registry, "agent": agent}
+    node = OrchestrationNode(execute, aexecute, name="tool_executor", marker=marker)
+    node.pools = pools  # type: ignore[attr-defined]  # for tests and shutdown
+    return node
+
+
+def default_merge(messages_key: str = "messages") -> Merge:
+    """The default merge: one ``ToolMessage`` per outcome appended to ``messages_key``."""
+
+    def merge(state: Any, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            messages_key: [
+                ToolMessage(
+                    o["content"],
+                    tool_call_id=o["id"],
+                    name=o["name"],
+                    status="success" if o["ok"] else "error",
+                )
+                for o in outcomes
+            ]
+        }
+
+    return merge
+
+
+def tool_aggregator(
+    *,
+    merge: Merge | None = None,
+    messages_key: str = "messages",
+    selection_key: str = "tool_selection",
+    outcomes_key: str = "tool_outcomes",
+    results_key: str = "tool_results",
+) -> OrchestrationNode:
+    """Node merging the executor's outcomes into state, in call order.
+
+    Args:
+        merge: ``merge(state, outcomes) -> update`` (default: ``ToolMessage`` per call
+            appended to ``messages_key``; the ``ToolMessage.status`` is ``"error"`` for failed
+            or refused calls). Each outcome is ``{"id", "name", "ok", "content", "output",
+            "error_type", "error", "attempts", "elapsed_ms"}``.
+
+    Always appends ``{"id", "name", "ok", "error_type", "error", "attempts", "elapsed_ms"}``
+    per call to ``results_key`` (for evals) and clears the selection and outcomes.
+
+    Example:
+        >>> from agentpatterns.orchestration import tool_aggregator
+        >>> out = tool_aggregator(merge=lambda s, o: {"answers": [x["output"] for x in o]})(
+        ...     {"tool_outcomes": [{"id": "1", "name": "t", "ok": True, "content": "7",
+        ...       "output": 7, "error_type": None, "error": None, "attempts": 1,
+        ...       "elapsed_ms": 0.1}]})
+        >>> out["answers"], out["tool_results"][0]["ok"]
+        ([7], True)
+    """
+    do_merge = merge if merge is not None else default_merge(messages_key)
+
+    def aggregate(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        outcomes: list[dict[str, Any]] = _get(state, outcomes_key) or []
+        if not outcomes:
+            return {}
+        update = dict(do_merge(state, outcomes))
+        update[results_key] = [
+            {k: o[k] for k in ("id", "name", "ok", "error_type", "error", "attempts", "elapsed_ms")}
+            for o in outcomes
+        ]
+        update[outcomes_key] = []
+        update[selection_key] = []
+        return update
+
+    async def aaggregate(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        return aggregate(state, config)
+
+    marker = {"tool_node": "aggregator", "merge": merge}
+    return OrchestrationNode(aggregate, aaggregate, name="tool_aggregator", marker=marker)
