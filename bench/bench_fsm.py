@@ -1,0 +1,134 @@
+"""FSM overhead against the same graph hand-written in raw LangGraph.
+
+A 10-state linear graph (each state adds 1 to ``x``), built two ways:
+
+* raw: ``StateGraph`` + ``add_edge`` chain, plus a final ``done`` node that sets
+  ``status`` (what a hand-written state machine needs to record its end state);
+* fsm: ``StateMachine`` with 10 states, ``s9 -> done``.
+
+Median of many ``invoke`` calls, with no checkpointer and with ``InMemorySaver``; prints
+the median times and the ratio fsm / raw. Run: ``python -m bench.bench_fsm``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+
+from agentpatterns.fsm import AgentState, StateMachine
+
+N_STATES = 10
+
+
+class RawState(TypedDict, total=False):
+    x: int
+    status: str
+
+
+class FsmState(AgentState, total=False):
+    x: int
+
+
+def step(state: Any) -> dict[str, Any]:
+    return {"x": state["x"] + 1}
+
+
+def raw_graph(final_node: bool = True) -> StateGraph[Any]:
+    g: StateGraph[Any] = StateGraph(RawState)
+    names = [f"s{i}" for i in range(N_STATES)]
+    for n in names:
+        g.add_node(n, step)
+    g.add_edge(START, names[0])
+    for a, b in itertools.pairwise(names):
+        g.add_edge(a, b)
+    if final_node:
+        g.add_node("done", lambda s: {"status": "done"})
+        g.add_edge(names[-1], "done")
+        g.add_edge("done", END)
+    else:
+        g.add_edge(names[-1], END)
+    return g
+
+
+def fsm_graph() -> StateGraph[Any]:
+    m = StateMachine(FsmState, name="linear")
+    names = [f"s{i}" for i in range(N_STATES)]
+    for n in names:
+        m.state(n, step)
+    for a, b in zip(names, [*names[1:], "done"], strict=False):
+        m.transition(a, b)
+    return m.build()
+
+
+def measure(fn: Callable[[], Any], repeats: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    gc.collect()
+    samples: list[float] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def run(repeats: int = 400, warmup: int = 50, rounds: int = 3) -> dict[str, float]:
+    results: dict[str, float] = {}
+    for label, saver in (("none", None), ("memory", "memory")):
+        graphs = {
+            "raw": raw_graph(True),
+            "raw_no_final": raw_graph(False),
+            "fsm": fsm_graph(),
+        }
+        compiled = {
+            k: g.compile(checkpointer=InMemorySaver() if saver else None) for k, g in graphs.items()
+        }
+        best: dict[str, float] = {}
+        counter = [0]
+
+        def make_call(
+            app: Any, counter: list[int] = counter, saver: str | None = saver
+        ) -> Callable[[], Any]:
+            def call() -> Any:
+                counter[0] += 1
+                cfg = {"configurable": {"thread_id": f"t{counter[0]}"}}
+                return app.invoke({"x": 0}, cfg if saver else None)
+
+            return call
+
+        for _ in range(rounds):  # interleave rounds, keep the best median of each
+            for k, app in compiled.items():
+                t = measure(make_call(app), repeats, warmup)
+                best[k] = min(best.get(k, float("inf")), t)
+        for k, t in best.items():
+            results[f"{label}.{k}_us"] = t * 1e6
+        results[f"{label}.ratio"] = best["fsm"] / best["raw"]
+        results[f"{label}.ratio_vs_no_final"] = best["fsm"] / best["raw_no_final"]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    res = run(repeats=args.repeats, rounds=args.rounds)
+    for saver in ("none", "memory"):
+        print(
+            f"checkpointer={saver:6s} raw={res[f'{saver}.raw_us']:8.1f}us "
+            f"raw(no final node)={res[f'{saver}.raw_no_final_us']:8.1f}us "
+            f"fsm={res[f'{saver}.fsm_us']:8.1f}us  ratio={res[f'{saver}.ratio']:.3f}x "
+            f"(vs no final node {res[f'{saver}.ratio_vs_no_final']:.3f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
