@@ -143,18 +143,12 @@ def register_retail_tools(
     for tool in tools(store):
         if tool.name in WRITE_TOOLS:
             default = ToolPolicy(side_effect=True, compensate=compensation(store, tool.name))
+            agents = WRITE_AGENTS
         else:
-            default = ToolPolicy()
-        registry.register(tool, policy=overrides.get(tool.name, default))
+            default, agents = ToolPolicy(), READ_AGENTS
+        registry.register(tool, policy=overrides.get(tool.name, default), agents=agents)
         names.append(tool.name)
-    _grant(registry, READ_AGENTS, READ_TOOLS)
-    _grant(registry, WRITE_AGENTS, WRITE_TOOLS)
     return names
-
-
-def _grant(registry: ToolRegistry, agents: tuple[str, ...], names: tuple[str, ...]) -> None:
-    for agent in agents:
-        registry.grant(agent, *names)
 
 
 @dataclass
