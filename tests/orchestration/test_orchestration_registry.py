@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -218,7 +219,7 @@ def test_output_contract() -> None:
     @tool
     def json_total(order_id: str) -> str:
         """Return a JSON total."""
-        return '{"order_id": "%s", "total": 3}' % order_id
+        return json.dumps({"order_id": order_id, "total": 3})
 
     reg = ToolRegistry()
     reg.register(lookup, policy=ToolPolicy(output_model=Total))
