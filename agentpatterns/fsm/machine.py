@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Literal, Self, get_type_hints
 
+from langchain_core.runnables import Runnable
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy
 
@@ -126,7 +127,7 @@ class StateMachine:
             raise MachineDefinitionError(f"state name {name!r} may not contain ':' or '|'")
         if name in self._states:
             raise MachineDefinitionError(f"state {name!r} is declared twice")
-        if not callable(node):
+        if not (callable(node) or isinstance(node, Runnable)):
             raise MachineDefinitionError(f"node of state {name!r} is not callable: {node!r}")
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         if seconds is not None and seconds <= 0:

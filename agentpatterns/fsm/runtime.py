@@ -157,7 +157,7 @@ def _run_info(
     if opts.max_steps is not None and step > opts.max_steps:
         return step, entry, VisitLimitError(f"run exceeded max_steps={opts.max_steps}", node=name)
     if spec.max_visits is not None:
-        visits = 1 + (_count_visits(log, name) if log else 0)
+        visits = _count_visits(log, name) if log else 1  # the log holds the entry into us
         if visits > spec.max_visits:
             return (
                 step,

@@ -55,6 +55,8 @@ class AgentState(TypedDict, total=False):
             them every step (each extra key written per step cost ~4 % with a
             checkpointer); the current state is ``transitions[-1]["to"]``.
         steps: States executed in the run, written by the terminal state.
+        state_size_warning: ``{"size","budget","node","step"}`` when the state went over
+            its size budget in ``"warn"`` mode.
     """
 
     status: Status
@@ -63,6 +65,7 @@ class AgentState(TypedDict, total=False):
     error: dict[str, Any] | None
     visits: dict[str, int]
     steps: int
+    state_size_warning: dict[str, Any] | None
 
 
 #: Keys a state schema must have for the machine to run.
