@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 
+from tools._common import current_effect_key
 from tools.retail.data import task_actions
 from tools.retail.reads import READS
 from tools.retail.store import RetailError, RetailStore
@@ -48,13 +48,6 @@ READ_TOOLS: tuple[str, ...] = tuple(READS)
 WRITE_TOOLS: tuple[str, ...] = tuple(WRITES)
 READ_AGENTS = ("reader", "default", "writer")
 WRITE_AGENTS = ("writer",)
-
-
-def current_effect_key() -> str | None:
-    """The executor's idempotency key for the running tool call, if any."""
-    configurable = ensure_config().get("configurable") or {}
-    key = configurable.get("agentpatterns_effect_key")
-    return None if key is None else str(key)
 
 
 def _read_tool(store: RetailStore, name: str) -> StructuredTool:

@@ -12,7 +12,7 @@ options of the *last* new variant in the list.
 Example:
     >>> from tools.retail.store import RetailStore
     >>> store = RetailStore("memory:")
-    >>> order = cancel_pending_order(store, None, "#W4817420", "no longer needed")
+    >>> order = cancel_pending_order(store, None, "#W6779827", "no longer needed")
     >>> order["status"], len(store.write_log(tool="cancel_pending_order"))
     ('cancelled', 1)
 """
