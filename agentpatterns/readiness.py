@@ -123,7 +123,7 @@ class GraphFacts:
         """Registered tools (``RegisteredTool``-like objects) of every registry."""
         out: list[Any] = []
         for reg in self.registries:
-            names = reg.names() if callable(reg.names) else reg.names
+            names: Any = reg.names() if callable(reg.names) else reg.names
             out += [reg.spec(name) for name in names]
         return out
 
