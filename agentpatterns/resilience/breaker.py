@@ -42,7 +42,7 @@ from langgraph.errors import GraphBubbleUp
 from agentpatterns._store import parse_store_url, pg_pool, sqlite_connect
 from agentpatterns.errors import CircuitOpenError, ConfigurationError
 from agentpatterns.events import emit
-from agentpatterns.resilience.classify import classify_error
+from agentpatterns.resilience.classify import dependency_failure
 
 __all__ = ["BreakerState", "CircuitBreaker"]
 
@@ -182,7 +182,7 @@ class CircuitBreaker:
         self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
         self.half_open_max_calls = half_open_max_calls
-        self.counts = counts or (lambda exc: classify_error(exc) != "permanent")
+        self.counts = counts or dependency_failure
         self.clock = clock
         self._lock = threading.Lock()
         self._local = _Record()

@@ -29,9 +29,14 @@ import sys
 import time
 from typing import Any, Literal
 
-from agentpatterns.errors import AgentPatternsError, StepTimeoutError
+from agentpatterns.errors import (
+    AgentPatternsError,
+    CircuitOpenError,
+    RetryExhaustedError,
+    StepTimeoutError,
+)
 
-__all__ = ["ErrorClass", "classify_error", "http_status", "retry_after"]
+__all__ = ["ErrorClass", "classify_error", "dependency_failure", "http_status", "retry_after"]
 
 ErrorClass = Literal["transient", "rate_limited", "permanent"]
 
@@ -110,3 +115,11 @@ def classify_error(exc: BaseException) -> ErrorClass:
     if _is_httpx_transport(exc):
         return "transient"
     return "permanent"
+
+
+def dependency_failure(exc: BaseException) -> bool:
+    """True when ``exc`` says the dependency failed (transient or rate-limited, retries
+    exhausted on such errors, an open breaker, a timeout); False for a permanent answer."""
+    if isinstance(exc, RetryExhaustedError | CircuitOpenError | StepTimeoutError):
+        return True
+    return classify_error(exc) != "permanent"

@@ -34,23 +34,11 @@ from typing import Any
 
 from langgraph.errors import GraphBubbleUp
 
-from agentpatterns.errors import (
-    CircuitOpenError,
-    FallbackExhaustedError,
-    RetryExhaustedError,
-    StepTimeoutError,
-)
+from agentpatterns.errors import FallbackExhaustedError
 from agentpatterns.events import emit
-from agentpatterns.resilience.classify import classify_error
+from agentpatterns.resilience.classify import dependency_failure
 
 __all__ = ["Degraded", "Escalate", "Escalation", "Fallback", "LastGood", "dependency_failure"]
-
-
-def dependency_failure(exc: BaseException) -> bool:
-    """Default trigger: the dependency failed (not a permanent answer)."""
-    if isinstance(exc, RetryExhaustedError | CircuitOpenError | StepTimeoutError):
-        return True
-    return classify_error(exc) != "permanent"
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,9 @@ class EffectLedger:
         if host == _HOST and pid_text.isdigit():
             pid = int(pid_text)
             if pid == os.getpid():
-                return token == _PROCESS_TOKEN and rec.key in self._inflight
+                # this process: a thread or task of ours runs it (every run ends in _finish);
+                # the same pid with another token is an earlier process whose pid was reused
+                return token == _PROCESS_TOKEN
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
