@@ -32,8 +32,9 @@ def test_build_returns_uncompiled_stategraph_with_terminals() -> None:
     assert out["status"] == "done" and out["reason"] == "default"
 
 
-@pytest.mark.parametrize("name", ["done", "failed", "timed_out", "escalated", "start", "end",
-                                  "__start__", "__end__"])
+@pytest.mark.parametrize(
+    "name", ["done", "failed", "timed_out", "escalated", "start", "end", "__start__", "__end__"]
+)
 def test_reserved_names_rejected(name: str) -> None:
     with pytest.raises(MachineDefinitionError, match=repr(name)):
         machine().state(name, noop)
@@ -44,15 +45,30 @@ def test_reserved_names_rejected(name: str) -> None:
     [
         (lambda m: m.state("a", noop).transition("a", "nope"), "'nope'"),
         (lambda m: m.state("a", noop).transition("ghost", "done"), "'ghost'"),
-        (lambda m: m.state("a", noop).transition("a", "done").state("b", noop)
-         .transition("b", "done"), "unreachable.*'b'"),
-        (lambda m: m.state("a", noop).state("b", noop).transition("a", "b")
-         .transition("b", "a"), "no declared path to a terminal.*'a'"),
-        (lambda m: m.state("a", noop).transition("a", "done").transition("a", "done"),
-         "duplicate transition 'a' -> 'done'"),
-        (lambda m: m.state("a", noop).state("b", noop).transition("a", "b")
-         .transition("a", "done").transition("b", "done"),
-         "'a' has two unconditional transitions"),
+        (
+            lambda m: (
+                m.state("a", noop).transition("a", "done").state("b", noop).transition("b", "done")
+            ),
+            "unreachable.*'b'",
+        ),
+        (
+            lambda m: m.state("a", noop).state("b", noop).transition("a", "b").transition("b", "a"),
+            "no declared path to a terminal.*'a'",
+        ),
+        (
+            lambda m: m.state("a", noop).transition("a", "done").transition("a", "done"),
+            "duplicate transition 'a' -> 'done'",
+        ),
+        (
+            lambda m: (
+                m.state("a", noop)
+                .state("b", noop)
+                .transition("a", "b")
+                .transition("a", "done")
+                .transition("b", "done")
+            ),
+            "'a' has two unconditional transitions",
+        ),
         (lambda m: m.state("a", noop, on_error="oops").transition("a", "done"), "'oops'"),
         (lambda m: m, "declares no states"),
     ],
