@@ -3,6 +3,7 @@ never take an undeclared transition."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -52,7 +53,7 @@ def test_random_machines_end_in_a_terminal_without_undeclared_moves(
         return {"r": rng.randrange(4)}
 
     m = StateMachine(S, name="rand", max_steps=15)
-    for i, name in enumerate(names):
+    for name in names:
         m.state(name, node, max_visits=rng.choice([None, 2, 5]))
     for i, edges in enumerate(table):
         for dst, tag in edges:
@@ -67,7 +68,7 @@ def test_random_machines_end_in_a_terminal_without_undeclared_moves(
         assert out["status"] in TERMINALS
         log = out["transitions"]
         assert log[0]["from"] == "start" and log[-1]["to"] == out["status"]
-        for prev, rec in zip(log, log[1:], strict=False):
+        for prev, rec in itertools.pairwise(log):
             assert prev["to"] == rec["from"]  # the machine went where it said
         for rec in log[1:]:
             move = (rec["from"], rec["to"])
