@@ -95,7 +95,8 @@ def task_text(state: Mapping[str, Any]) -> str:
     """The task: ``state["task"]`` or the last human message's text."""
     if state.get("task"):
         return str(state["task"])
-    for msg in reversed(state.get("messages") or ()):
+    messages: Sequence[Any] = state.get("messages") or ()
+    for msg in reversed(messages):
         if isinstance(msg, HumanMessage):
             return str(msg.content)
     return ""

@@ -117,7 +117,7 @@ class StateMachine:
             on_error: Where an unhandled node error goes after retries (default
                 ``failed``); a timeout always goes to ``timed_out``.
         """
-        if not isinstance(name, str) or not name:
+        if not name:
             raise MachineDefinitionError(f"state name must be a non-empty string, got {name!r}")
         if name in RESERVED_NAMES:
             raise MachineDefinitionError(
@@ -207,7 +207,7 @@ class StateMachine:
         if unreachable:
             raise MachineDefinitionError(f"unreachable states from {entry!r}: {unreachable}")
         # backwards from the terminals over declared transitions only
-        ok = set(TERMINALS)
+        ok: set[str] = set(TERMINALS)
         changed = True
         while changed:
             changed = False
@@ -262,7 +262,8 @@ class StateMachine:
                 metadata={"fsm_state": spec.name, "machine": self.name},
             )
         for term in TERMINALS:
-            graph.add_node(term, make_terminal_node(term), metadata={"fsm_terminal": term})
+            terminal: Any = make_terminal_node(term)
+            graph.add_node(term, terminal, metadata={"fsm_terminal": term})
             graph.add_edge(term, END)
         graph.add_edge(START, entry)
         return graph

@@ -322,10 +322,15 @@ def _check_size(
     return None
 
 
+def _is_runnable(node: Any) -> bool:
+    return isinstance(node, Runnable)
+
+
 def make_state_node(spec: StateSpec, opts: MachineOptions) -> Any:
     """Wrap ``spec.node`` into a LangGraph node that routes with ``Command``."""
-    node, timeout, policy, name = spec.node, spec.timeout, spec.retry, spec.name
-    is_runnable = isinstance(node, Runnable)
+    node: Any = spec.node
+    timeout, policy, name = spec.timeout, spec.retry, spec.name
+    is_runnable = _is_runnable(node)
     is_async = not is_runnable and (
         inspect.iscoroutinefunction(node)
         or inspect.iscoroutinefunction(getattr(node, "__call__", None))  # noqa: B004
@@ -401,7 +406,7 @@ def make_state_node(spec: StateSpec, opts: MachineOptions) -> Any:
                 return _exit(spec, step, entry, t0, exc)
         return _finish(spec, state, opts, step, entry, t0, result)
 
-    marker = {"fsm_state": name, "machine": opts.name}
+    marker: dict[str, Any] = {"fsm_state": name, "machine": opts.name}
     if policy is not None:
         marker["retry"] = policy
     if timeout is not None:
