@@ -9,6 +9,7 @@ from agentpatterns.layered._types import (
     ScopedContext,
     Subtask,
     SubtaskPlan,
+    append_handoffs,
     merge_dicts,
 )
 from agentpatterns.layered.builder import LayerInfo, build_layered_graph, layer_info
@@ -23,6 +24,7 @@ __all__ = [
     "ScopedContext",
     "Subtask",
     "SubtaskPlan",
+    "append_handoffs",
     "build_layered_graph",
     "current_frame",
     "layer_info",

@@ -102,8 +102,15 @@ def normalize_subtasks(raw: Any, executors: Mapping[str, Executor], *, depth: in
         try:
             if isinstance(item, Subtask):
                 sub = item
+                if not sub.id or sub.depth != depth:
+                    sub = sub.model_copy(
+                        update={"id": sub.id or f"{sub.executor}-{index}", "depth": depth}
+                    )
             elif isinstance(item, Mapping):
-                sub = Subtask.model_validate(dict(item))  # type: ignore[arg-type]
+                data: dict[str, Any] = {**item, "depth": depth}  # type: ignore[dict-item]
+                if not data.get("id"):
+                    data["id"] = f"{data.get('executor')}-{index}"
+                sub = Subtask.model_validate(data)
             else:
                 raise MalformedSubtaskError(
                     f"subtask #{index} is a {type(item).__name__}, expected Subtask or dict"
@@ -115,9 +122,8 @@ def normalize_subtasks(raw: Any, executors: Mapping[str, Executor], *, depth: in
                 f"subtask #{index} names unknown executor {sub.executor!r}; "
                 f"known: {sorted(executors)}"
             )
-        sid = sub.id or f"{sub.executor}-{index}"
-        if sid in seen:
-            raise MalformedSubtaskError(f"duplicate subtask id {sid!r}")
-        seen.add(sid)
-        out.append(sub.model_copy(update={"id": sid, "depth": depth}))
+        if sub.id in seen:
+            raise MalformedSubtaskError(f"duplicate subtask id {sub.id!r}")
+        seen.add(sub.id)
+        out.append(sub)
     return out

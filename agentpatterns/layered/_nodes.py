@@ -73,6 +73,16 @@ def _run_sync(fn: Any, *args: Any) -> Any:
         return pool.submit(ctx.run, lambda: asyncio.run(fn(*args))).result()
 
 
+def _reset(state: Mapping[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Drop a previous task's results, failures and hand-offs (same thread, new task)."""
+    for key in ("results", "failures"):
+        if state.get(key):
+            update[key] = dict.fromkeys(state[key])
+    if state.get("handoffs"):
+        update["handoffs"] = None
+    return update
+
+
 def _nbytes(obj: Any) -> int:
     try:
         return len(json.dumps(obj, default=str, separators=(",", ":")).encode())
@@ -121,10 +131,14 @@ class LayerRuntime:
 
     def _plan(self, state: Mapping[str, Any], raw: Any, frame: LayerFrame) -> dict[str, Any]:
         subtasks = normalize_subtasks(raw, self.executors, depth=frame.depth + 1)
-        return {"subtasks": subtasks, "layer_depth": frame.depth, "status": "running"}
+        update = {"subtasks": subtasks, "layer_depth": frame.depth, "status": "running"}
+        return _reset(state, update)
 
-    def _failed(self, exc: BaseException, frame: LayerFrame | None) -> dict[str, Any]:
+    def _failed(
+        self, state: Mapping[str, Any], exc: BaseException, frame: LayerFrame | None
+    ) -> dict[str, Any]:
         update: dict[str, Any] = {"subtasks": [], "status": "failed", "reason": _describe(exc)}
+        _reset(state, update)
         if frame is not None:
             update["layer_depth"] = frame.depth
         events.emit("node_error", node=ORCHESTRATOR, layer=self.name, error_type=type(exc).__name__)
@@ -147,7 +161,7 @@ class LayerRuntime:
         except GraphBubbleUp:
             raise
         except Exception as exc:
-            return self._failed(exc, frame)
+            return self._failed(state, exc, frame)
 
     async def aorchestrate(self, state: dict[str, Any]) -> dict[str, Any]:
         frame: LayerFrame | None = None
@@ -158,28 +172,37 @@ class LayerRuntime:
         except GraphBubbleUp:
             raise
         except Exception as exc:
-            return self._failed(exc, frame)
+            return self._failed(state, exc, frame)
 
     # ---------------------------------------------------------------- hand-off
-    def _send(self, state: Mapping[str, Any], sub: Subtask) -> Send:
-        t0 = time.perf_counter()
-        keys = self.declared[sub.executor]
-        context = {k: state[k] for k in keys if k in state}
+    def _route_frame(self, state: Mapping[str, Any]) -> LayerFrame:
         parent = _FRAME.get()
-        frame = LayerFrame(
+        return LayerFrame(
             int(state.get("layer_depth") or 1),
             min(parent.max_depth, self.max_depth) if parent else self.max_depth,
             (*parent.chain, self.name) if parent else (self.name,),
         )
+
+    def _send(self, state: Mapping[str, Any], sub: Subtask, frame: LayerFrame) -> Send:
+        t0 = time.perf_counter()
+        context = {k: state[k] for k in self.declared[sub.executor] if k in state}
         size = _nbytes([context, sub.inputs]) if self.measure_bytes else 0
-        payload = {"subtask": sub, "context": context, "frame": frame, "t0": t0, "bytes": size}
+        payload = {
+            "subtask": sub,
+            "context": context,
+            "frame": frame,
+            "t0": t0,
+            "copy_ms": (time.perf_counter() - t0) * 1000.0,
+            "bytes": size,
+        }
         return Send(sub.executor, payload)
 
     def route_plan(self, state: dict[str, Any]) -> Any:
         if state.get("status") == "failed":
             return MERGE
         subtasks: list[Subtask] = state.get("subtasks") or []
-        return [self._send(state, s) for s in subtasks] or MERGE
+        frame = self._route_frame(state)
+        return [self._send(state, s, frame) for s in subtasks] or MERGE
 
     # ---------------------------------------------------------------- executors
     def _start(self, payload: dict[str, Any]) -> tuple[Subtask, ScopedContext, dict[str, Any]]:
@@ -191,6 +214,7 @@ class LayerRuntime:
             "executor": sub.executor,
             "subtask": sub.id,
             "ms": ms,
+            "copy_ms": payload["copy_ms"],
             "bytes": payload["bytes"],
         }
         events.emit("handoff", **record)
@@ -330,7 +354,8 @@ class LayerRuntime:
     def route_merge(self, state: dict[str, Any]) -> Any:
         if state.get("status") != "retrying":
             return END
-        return [self._send(state, s) for s in self._retriable(state)]
+        frame = self._route_frame(state)
+        return [self._send(state, s, frame) for s in self._retriable(state)]
 
 
 class NestedLayerFailed(Exception):

@@ -9,7 +9,6 @@ State:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
@@ -26,6 +25,7 @@ __all__ = [
     "ScopedContext",
     "Subtask",
     "SubtaskPlan",
+    "append_handoffs",
     "merge_dicts",
 ]
 
@@ -59,12 +59,18 @@ class SubtaskPlan(BaseModel):
 
 
 class Handoff(TypedDict):
-    """One measured hand-off from an orchestrator to an executor."""
+    """One measured hand-off from an orchestrator (``layer``) to an executor.
+
+    ``ms``: from the orchestrator building the hand-off to the executor starting (scoped
+    copy + LangGraph dispatch + waiting for a worker). ``copy_ms``: building the scoped
+    context alone. ``bytes``: JSON size of the context and inputs handed over.
+    """
 
     layer: int
     executor: str
     subtask: str
     ms: float
+    copy_ms: float
     bytes: int
 
 
@@ -149,6 +155,13 @@ def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> di
     return out
 
 
+def append_handoffs(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Reducer: append; ``None`` resets the list (a new task on the same thread)."""
+    if right is None:
+        return []
+    return [*(left or ()), *right]
+
+
 class LayeredState(TypedDict, total=False):
     """Default state of a layered graph (extend it with your context keys)."""
 
@@ -156,7 +169,7 @@ class LayeredState(TypedDict, total=False):
     subtasks: list[Subtask]
     results: Annotated[dict[str, Any], merge_dicts]
     failures: Annotated[dict[str, Any], merge_dicts]
-    handoffs: Annotated[list[Handoff], operator.add]
+    handoffs: Annotated[list[Handoff], append_handoffs]
     status: str
     reason: str | None
     layer_depth: int

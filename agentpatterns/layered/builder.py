@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict, cast, get_type_hints
 
 from langgraph._internal._runnable import RunnableCallable
-from langgraph.graph import START, StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.pregel import Pregel
 
 from agentpatterns.errors import LayerDefinitionError
@@ -220,7 +220,10 @@ def build_layered_graph(
         builder.add_node(ex_name, rt.executor_node(ex_name))
         builder.add_edge(ex_name, MERGE)
     builder.add_conditional_edges(ORCHESTRATOR, rt.route_plan, [*table, MERGE])
-    builder.add_conditional_edges(MERGE, rt.route_merge, [*table, "__end__"])
+    if on_failure == "retry":
+        builder.add_conditional_edges(MERGE, rt.route_merge, [*table, END])
+    else:
+        builder.add_edge(MERGE, END)
     info = LayerInfo(name, max_depth, tuple(table.values()), on_failure)
     mark(builder, layered=info, layer=name)
     return builder

@@ -372,3 +372,15 @@ def test_empty_plan_is_done() -> None:
     g = build_layered_graph(decompose=lambda s: [], executors=[Executor("x", lambda s, c: 1)])
     out = g.compile().invoke({"task": 0})
     assert out["status"] == "done" and out.get("results", {}) == {}
+
+
+def test_second_task_on_same_thread_starts_clean() -> None:
+    g = build_layered_graph(
+        decompose=lambda s: [{"id": "b", "executor": "x", "inputs": {"fail": s["task"]}}],
+        executors=[Executor("x", lambda sub, ctx: 1 / 0 if sub.inputs["fail"] else "ok")],
+    ).compile(checkpointer=InMemorySaver())
+    cfg: Any = {"configurable": {"thread_id": "same"}}
+    assert g.invoke({"task": True}, cfg)["status"] == "failed"
+    out = g.invoke({"task": False}, cfg)
+    assert out["status"] == "done" and out["failures"] == {} and out["results"] == {"b": "ok"}
+    assert len(out["handoffs"]) == 1
