@@ -27,6 +27,7 @@ from agentpatterns.layered._types import Executor, ScopedContext, Subtask
 __all__ = ["LayerFrame", "LayerRuntime", "current_frame", "mark"]
 
 MERGE = "merge"
+_FAILED_STATUSES = frozenset({"failed", "timed_out", "escalated"})
 _LAYERED_OUT = frozenset({"subtasks", "results", "status", "handoffs"})
 ORCHESTRATOR = "orchestrator"
 #: Errors never worth re-running: the same input fails the same way.
@@ -243,6 +244,8 @@ class LayerRuntime:
                 for cid, info in (raw.get("failures") or {}).items():
                     failures[f"{sub.id}/{cid}"] = {**info, "nested": True}
                 result = raw.get("results", {})
+            elif is_graph and raw.get("status") in _FAILED_STATUSES:  # e.g. an FSM's `failed`
+                raise GraphExecutorFailed(f"ended {raw['status']}: {raw.get('reason')}")
             if ex.result_key is not None:
                 result = raw[ex.result_key]
         if ex.result_model is not None and not isinstance(result, BaseModel):
@@ -360,3 +363,7 @@ class LayerRuntime:
 
 class NestedLayerFailed(Exception):
     """A nested layered graph ended ``failed``; its reason becomes this executor's failure."""
+
+
+class GraphExecutorFailed(Exception):
+    """A graph executor ended in a failed terminal status (``failed``, ``timed_out``, ...)."""
