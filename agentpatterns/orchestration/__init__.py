@@ -10,6 +10,7 @@ from agentpatterns.orchestration.nodes import (
     tool_aggregator,
     tool_executor,
     tool_selector,
+    tool_step,
 )
 from agentpatterns.orchestration.policy import ToolPolicy
 from agentpatterns.orchestration.registry import (
@@ -32,4 +33,5 @@ __all__ = [
     "tool_aggregator",
     "tool_executor",
     "tool_selector",
+    "tool_step",
 ]

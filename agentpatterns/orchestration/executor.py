@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -24,16 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
-from pydantic import BaseModel
 
-from agentpatterns import events
-from agentpatterns.errors import AgentPatternsError, StepTimeoutError, ToolExecutionError
+from agentpatterns.errors import ConfigurationError, StepTimeoutError, ToolExecutionError
+from agentpatterns.orchestration.outcomes import error_outcome, ok_outcome
 
 if TYPE_CHECKING:
-    from agentpatterns.orchestration.registry import RegisteredTool
+    from agentpatterns.orchestration.registry import RegisteredTool, ToolRegistry
     from agentpatterns.resilience import EffectLedger
 
-__all__ = ["ToolCall", "arun_calls", "run_calls"]
+__all__ = ["Executor", "ToolCall", "arun_calls", "run_calls"]
 
 _ABANDONED = object()
 _perf = time.perf_counter
@@ -75,85 +73,6 @@ class ToolCall:
         if spec.has_sync:
             return spec.tool.invoke(self.args, self.config)
         return asyncio.run(spec.tool.ainvoke(self.args, self.config))
-
-
-# --------------------------------------------------------------------------- outcomes
-
-
-def _jsonable(output: Any) -> Any:
-    if output is None or isinstance(output, str | int | float | bool | dict | list):
-        return output
-    if isinstance(output, BaseModel):
-        return output.model_dump(mode="json")
-    return str(output)
-
-
-def _content(output: Any) -> Any:
-    if isinstance(output, str):
-        return output
-    if (
-        isinstance(output, list)
-        and output
-        and all(isinstance(x, dict) and "type" in x for x in output)
-    ):
-        return output
-    if isinstance(output, BaseModel):
-        return output.model_dump_json()
-    try:
-        return json.dumps(output, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(output)
-
-
-def ok_outcome(
-    call_id: str, name: str, output: Any, attempts: int, elapsed: float
-) -> dict[str, Any]:
-    """The outcome record of a successful call."""
-    return {
-        "id": call_id,
-        "name": name,
-        "ok": True,
-        "content": _content(output),
-        "output": _jsonable(output),
-        "error_type": None,
-        "error": None,
-        "attempts": attempts,
-        "elapsed_ms": round(elapsed * 1000.0, 3),
-    }
-
-
-def error_outcome(
-    call_id: str,
-    name: str,
-    exc: BaseException | None,
-    attempts: int,
-    elapsed: float,
-    *,
-    error_type: str | None = None,
-    message: str | None = None,
-) -> dict[str, Any]:
-    """The outcome record of a failed or refused call (content names the error type)."""
-    if exc is not None:
-        error_type = type(exc).__name__
-        message = str(exc)
-        if isinstance(exc, AgentPatternsError):
-            content = f"{error_type}: {message}"
-        else:
-            content = f"ToolExecutionError: {error_type}: {message}"
-    else:
-        content = f"{error_type}: {message}"
-    events.emit("tool_error", tool=name, error_type=error_type)
-    return {
-        "id": call_id,
-        "name": name,
-        "ok": False,
-        "content": content,
-        "output": None,
-        "error_type": error_type,
-        "error": message,
-        "attempts": attempts,
-        "elapsed_ms": round(elapsed * 1000.0, 3),
-    }
 
 
 def raise_fail_fast(calls: list[ToolCall | None], outcomes: list[dict[str, Any]]) -> None:
@@ -399,3 +318,115 @@ async def arun_calls(calls: list[ToolCall], ledger: EffectLedger | None) -> list
     if len(calls) == 1:
         return [await _arun_one(calls[0], ledger, t0)]
     return list(await asyncio.gather(*(_arun_one(c, ledger, t0) for c in calls)))
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class Executor:
+    """Runs a selection (see ``select_calls``) to outcomes; shared by the executor nodes.
+
+    Owns the worker pools (created on first use, ``max_workers`` threads each: one for tool
+    bodies, one driving guarded calls so that a guard waiting for an attempt never holds a
+    worker the attempt needs).
+    """
+
+    def __init__(
+        self, registry: ToolRegistry, *, ledger: EffectLedger | None, max_workers: int
+    ) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"max_workers must be an int >= 1, got {max_workers!r}")
+        self.registry = registry
+        self.ledger = ledger
+        self.max_workers = max_workers
+        self.pools: dict[str, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self, kind: str) -> ThreadPoolExecutor:
+        pool = self.pools.get(kind)
+        if pool is None:
+            with self._lock:
+                pool = self.pools.get(kind)
+                if pool is None:
+                    pool = self.pools[kind] = ThreadPoolExecutor(
+                        self.max_workers, thread_name_prefix=f"agentpatterns-{kind}"
+                    )
+        return pool
+
+    def _tool_pool(self) -> ThreadPoolExecutor:
+        return self._pool("tool")
+
+    def _driver_pool(self) -> ThreadPoolExecutor:
+        return self._pool("guard")
+
+    def _prepare(
+        self, selection: list[dict[str, Any]], config: RunnableConfig
+    ) -> tuple[list[ToolCall | None], list[dict[str, Any] | None], list[ToolCall]]:
+        calls: list[ToolCall | None] = []
+        outcomes: list[dict[str, Any] | None] = []
+        runnable: list[ToolCall] = []
+        spec = self.registry.spec
+        for entry in selection:
+            refusal = entry.get("refusal")
+            if refusal:
+                calls.append(None)
+                outcomes.append(
+                    error_outcome(
+                        entry["id"],
+                        entry["name"],
+                        None,
+                        0,
+                        0.0,
+                        error_type=refusal["error_type"],
+                        message=refusal["message"],
+                    )
+                )
+                continue
+            call = ToolCall(spec(entry["name"]), entry["id"], entry["args"], config)
+            calls.append(call)
+            outcomes.append(None)
+            runnable.append(call)
+        return calls, outcomes, runnable
+
+    @staticmethod
+    def _merge(
+        calls: list[ToolCall | None],
+        outcomes: list[dict[str, Any] | None],
+        ran: list[dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        it = iter(ran)
+        merged = [o if o is not None else next(it) for o in outcomes]
+        raise_fail_fast(calls, merged)
+        return merged
+
+    @property
+    def _ledger(self) -> EffectLedger | None:
+        return self.ledger if self.ledger is not None else self.registry.ledger
+
+    def run(self, selection: list[dict[str, Any]], config: RunnableConfig) -> list[dict[str, Any]]:
+        """Outcomes of ``selection`` in call order (threads)."""
+        if not selection:
+            return []
+        calls, outcomes, runnable = self._prepare(selection, config)
+        ran = (
+            run_calls(runnable, self._tool_pool, self._driver_pool, self._ledger)
+            if runnable
+            else []
+        )
+        return self._merge(calls, outcomes, ran)
+
+    async def arun(
+        self, selection: list[dict[str, Any]], config: RunnableConfig
+    ) -> list[dict[str, Any]]:
+        """Outcomes of ``selection`` in call order (asyncio)."""
+        if not selection:
+            return []
+        calls, outcomes, runnable = self._prepare(selection, config)
+        ran = await arun_calls(runnable, self._ledger) if runnable else []
+        return self._merge(calls, outcomes, ran)
+
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop the worker pools (timed-out calls still running are not interrupted)."""
+        for pool in self.pools.values():
+            pool.shutdown(wait=wait)
+        self.pools.clear()

@@ -22,6 +22,7 @@ from agentpatterns.orchestration.nodes import (
     tool_aggregator,
     tool_executor,
     tool_selector,
+    tool_step,
 )
 
 if TYPE_CHECKING:
@@ -55,8 +56,12 @@ def add_tool_orchestration(
     merge: Merge | None = None,
     ledger: EffectLedger | None = None,
     max_workers: int = 16,
+    fused: bool = False,
 ) -> StateGraph[Any, Any, Any, Any]:
     """Add nodes ``{prefix}_select -> {prefix}_execute -> {prefix}_aggregate`` to ``builder``.
+
+    With ``fused=True`` the three run as one node named ``prefix`` (``tool_step``): the same
+    results with two graph steps fewer per tool round (faster; one span instead of three).
 
     Args:
         builder: The user's uncompiled graph (modified in place and returned).
@@ -76,6 +81,7 @@ def add_tool_orchestration(
         merge: Pluggable merge for the aggregator (see ``tool_aggregator``).
         ledger: Effect ledger for side-effecting tools (default: the registry's).
         max_workers: Thread pool size of the executor (sync graphs).
+        fused: Mount one ``tool_step`` node named ``prefix`` instead of three nodes.
 
     Returns:
         The same builder, for chaining.
@@ -103,6 +109,8 @@ def add_tool_orchestration(
         ['2+3?', '', '5', 'done']
     """
     names = {role: f"{prefix}_{role}" for role in ("select", "execute", "aggregate")}
+    if fused:
+        names = {"select": prefix}
     for name in names.values():
         if name in builder.nodes:
             raise ConfigurationError(f"node '{name}' already exists; pass another prefix=")
@@ -112,7 +120,66 @@ def add_tool_orchestration(
         )
     if then is None:
         then = after if after is not None else END
-    schema = _tools_schema(builder, messages_key, plan_key)
+    schema = _tools_schema(builder, messages_key, plan_key, scratch=not fused)
+    if fused:
+        builder.add_node(
+            prefix,
+            tool_step(
+                registry,
+                agent=agent,
+                merge=merge,
+                ledger=ledger,
+                max_workers=max_workers,
+                messages_key=messages_key,
+                plan_key=plan_key,
+            ),
+            input_schema=schema,
+        )
+        builder.add_edge(prefix, then)
+    else:
+        _add_three(
+            builder,
+            registry,
+            names,
+            schema,
+            then,
+            agent,
+            merge,
+            ledger,
+            max_workers,
+            messages_key,
+            plan_key,
+        )
+    if after is not None:
+        select, key = names["select"], plan_key
+
+        def route_tools(state: Any) -> str:
+            get = state.get if isinstance(state, dict) else lambda k: getattr(state, k, None)
+            if key is not None and get(key):
+                return select
+            messages = get(messages_key)
+            if messages and isinstance(messages[-1], AIMessage) and messages[-1].tool_calls:
+                return select
+            return otherwise
+
+        route_tools.__agentpatterns__ = {"tool_node": "router"}  # type: ignore[attr-defined]
+        builder.add_conditional_edges(after, route_tools, [select, otherwise])
+    return builder
+
+
+def _add_three(
+    builder: StateGraph[Any, Any, Any, Any],
+    registry: ToolRegistry,
+    names: dict[str, str],
+    schema: type[Any],
+    then: str,
+    agent: str,
+    merge: Merge | None,
+    ledger: EffectLedger | None,
+    max_workers: int,
+    messages_key: str,
+    plan_key: str | None,
+) -> None:
     builder.add_node(
         names["select"],
         tool_selector(registry, agent=agent, messages_key=messages_key, plan_key=plan_key),
@@ -138,25 +205,14 @@ def add_tool_orchestration(
     builder.add_edge(names["select"], names["execute"])
     builder.add_edge(names["execute"], names["aggregate"])
     builder.add_edge(names["aggregate"], then)
-    if after is not None:
-        select, key = names["select"], plan_key
-
-        def route_tools(state: Any) -> str:
-            get = state.get if isinstance(state, dict) else lambda k: getattr(state, k, None)
-            if key is not None and get(key):
-                return select
-            messages = get(messages_key)
-            if messages and isinstance(messages[-1], AIMessage) and messages[-1].tool_calls:
-                return select
-            return otherwise
-
-        route_tools.__agentpatterns__ = {"tool_node": "router"}  # type: ignore[attr-defined]
-        builder.add_conditional_edges(after, route_tools, [select, otherwise])
-    return builder
 
 
 def _tools_schema(
-    builder: StateGraph[Any, Any, Any, Any], messages_key: str, plan_key: str | None
+    builder: StateGraph[Any, Any, Any, Any],
+    messages_key: str,
+    plan_key: str | None,
+    *,
+    scratch: bool = True,
 ) -> type[Any]:
     """A TypedDict of the keys the tool nodes use; existing user channels are kept as is."""
     have = builder.channels
@@ -169,8 +225,9 @@ def _tools_schema(
     declare(messages_key, Annotated[list[AnyMessage], add_messages])
     if plan_key is not None:
         declare(plan_key, list[dict[str, Any]])
-    declare("tool_selection", list[dict[str, Any]])
-    declare("tool_outcomes", list[dict[str, Any]])
+    if scratch:
+        declare("tool_selection", list[dict[str, Any]])
+        declare("tool_outcomes", list[dict[str, Any]])
     declare("tool_results", Annotated[list[dict[str, Any]], operator.add])
     declare("tool_refusals", Annotated[list[dict[str, Any]], operator.add])
     return TypedDict(f"ToolsState_{id(builder):x}", fields, total=False)  # type: ignore[operator]

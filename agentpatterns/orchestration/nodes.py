@@ -33,23 +33,16 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 
-from agentpatterns.errors import ConfigurationError, ToolError
-from agentpatterns.orchestration.executor import (
-    ToolCall,
-    arun_calls,
-    error_outcome,
-    raise_fail_fast,
-    run_calls,
-)
+from agentpatterns.errors import ToolError
+from agentpatterns.orchestration.executor import Executor
+from agentpatterns.orchestration.outcomes import record
 
 if TYPE_CHECKING:
     from agentpatterns.orchestration.registry import ToolRegistry
@@ -63,6 +56,7 @@ __all__ = [
     "tool_aggregator",
     "tool_executor",
     "tool_selector",
+    "tool_step",
 ]
 
 #: ``merge(state, outcomes) -> update``: turns a step's outcomes into a state update.
@@ -222,90 +216,25 @@ def tool_executor(
         >>> out["tool_outcomes"][0]["content"]
         'pong'
     """
-    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-        raise ConfigurationError(f"max_workers must be an int >= 1, got {max_workers!r}")
-    pools: dict[str, ThreadPoolExecutor] = {}
-    lock = threading.Lock()
+    engine = Executor(registry, ledger=ledger, max_workers=max_workers)
 
-    def _pool(kind: str) -> ThreadPoolExecutor:
-        pool = pools.get(kind)
-        if pool is None:
-            with lock:
-                pool = pools.get(kind)
-                if pool is None:
-                    pool = pools[kind] = ThreadPoolExecutor(
-                        max_workers, thread_name_prefix=f"agentpatterns-{kind}"
-                    )
-        return pool
-
-    def get_pool() -> ThreadPoolExecutor:
-        return _pool("tool")
-
-    def get_drivers() -> ThreadPoolExecutor:
-        return _pool("guard")
-
-    def prepare(
-        state: Any, config: RunnableConfig
-    ) -> tuple[list[ToolCall | None], list[dict[str, Any] | None], list[ToolCall]]:
+    def selection_of(state: Any, config: RunnableConfig) -> list[dict[str, Any]]:
         selection = _get(state, selection_key)
         if selection is None:
             selection, _ = select_calls(
                 registry, agent, state, config, messages_key=messages_key, plan_key=plan_key
             )
-        calls: list[ToolCall | None] = []
-        outcomes: list[dict[str, Any] | None] = []
-        runnable: list[ToolCall] = []
-        for entry in selection:
-            refusal = entry.get("refusal")
-            if refusal:
-                calls.append(None)
-                outcomes.append(
-                    error_outcome(
-                        entry["id"],
-                        entry["name"],
-                        None,
-                        0,
-                        0.0,
-                        error_type=refusal["error_type"],
-                        message=refusal["message"],
-                    )
-                )
-                continue
-            call = ToolCall(registry.spec(entry["name"]), entry["id"], entry["args"], config)
-            calls.append(call)
-            outcomes.append(None)
-            runnable.append(call)
-        return calls, outcomes, runnable
-
-    def finish(
-        calls: list[ToolCall | None],
-        outcomes: list[dict[str, Any] | None],
-        ran: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        it = iter(ran)
-        merged = [o if o is not None else next(it) for o in outcomes]
-        raise_fail_fast(calls, merged)
-        return {outcomes_key: merged}
+        return selection
 
     def execute(state: Any, config: RunnableConfig) -> dict[str, Any]:
-        calls, outcomes, runnable = prepare(state, config)
-        if not calls:
-            return {outcomes_key: []}
-        effect_ledger = ledger if ledger is not None else registry.ledger
-        ran = run_calls(runnable, get_pool, get_drivers, effect_ledger) if runnable else []
-        return finish(calls, outcomes, ran)
+        return {outcomes_key: engine.run(selection_of(state, config), config)}
 
     async def aexecute(state: Any, config: RunnableConfig) -> dict[str, Any]:
-        calls, outcomes, runnable = prepare(state, config)
-        if not calls:
-            return {outcomes_key: []}
-        effect_ledger = ledger if ledger is not None else registry.ledger
-        ran = await arun_calls(runnable, effect_ledger) if runnable else []
-        return finish(calls, outcomes, ran)
+        return {outcomes_key: await engine.arun(selection_of(state, config), config)}
 
     marker = {"tool_node": "executor", "registry": registry, "agent": agent}
     node = OrchestrationNode(execute, aexecute, name="tool_executor", marker=marker)
-    node.pools = pools  # type: ignore[attr-defined]  # for tests and shutdown
+    node.engine = engine  # type: ignore[attr-defined]  # pools, shutdown()
     return node
 
 
@@ -363,10 +292,7 @@ def tool_aggregator(
         if not outcomes:
             return {}
         update = dict(do_merge(state, outcomes))
-        update[results_key] = [
-            {k: o[k] for k in ("id", "name", "ok", "error_type", "error", "attempts", "elapsed_ms")}
-            for o in outcomes
-        ]
+        update[results_key] = [record(o) for o in outcomes]
         update[outcomes_key] = []
         update[selection_key] = []
         return update
@@ -376,3 +302,61 @@ def tool_aggregator(
 
     marker = {"tool_node": "aggregator", "merge": merge}
     return OrchestrationNode(aggregate, aaggregate, name="tool_aggregator", marker=marker)
+
+
+def tool_step(
+    registry: ToolRegistry,
+    *,
+    agent: str = "default",
+    merge: Merge | None = None,
+    ledger: EffectLedger | None = None,
+    max_workers: int = 16,
+    messages_key: str = "messages",
+    plan_key: str | None = "plan",
+    refusals_key: str = "tool_refusals",
+    results_key: str = "tool_results",
+) -> OrchestrationNode:
+    """Selector, executor and aggregator fused into one node (one graph step, no scratch keys).
+
+    Same behaviour and state updates as the three nodes in a row, minus ``tool_selection`` /
+    ``tool_outcomes``; saves LangGraph two supersteps per tool round. Used by
+    ``add_tool_orchestration(..., fused=True)``.
+
+    Example:
+        >>> from agentpatterns.orchestration import ToolRegistry, tool_step
+        >>> def ping() -> str:
+        ...     '''Answer pong.'''
+        ...     return "pong"
+        >>> reg = ToolRegistry(); _ = reg.register(ping)
+        >>> out = tool_step(reg)({"plan": [{"name": "ping", "args": {}, "id": "p"}]})
+        >>> out["messages"][0].content, out["tool_results"][0]["ok"]
+        ('pong', True)
+    """
+    engine = Executor(registry, ledger=ledger, max_workers=max_workers)
+    do_merge = merge if merge is not None else default_merge(messages_key)
+
+    def select(state: Any, config: RunnableConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        selection, refusals = select_calls(
+            registry, agent, state, config, messages_key=messages_key, plan_key=plan_key
+        )
+        return selection, ({refusals_key: refusals} if refusals else {})
+
+    def combine(state: Any, outcomes: list[dict[str, Any]], update: dict[str, Any]) -> Any:
+        if not outcomes:
+            return update
+        update.update(do_merge(state, outcomes))
+        update[results_key] = [record(o) for o in outcomes]
+        return update
+
+    def step(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        selection, update = select(state, config)
+        return combine(state, engine.run(selection, config), update)
+
+    async def astep(state: Any, config: RunnableConfig) -> dict[str, Any]:
+        selection, update = select(state, config)
+        return combine(state, await engine.arun(selection, config), update)
+
+    marker = {"tool_node": "step", "registry": registry, "agent": agent, "merge": merge}
+    node = OrchestrationNode(step, astep, name="tool_step", marker=marker)
+    node.engine = engine  # type: ignore[attr-defined]
+    return node

@@ -75,7 +75,7 @@ class ToolPolicy:
 
     def __post_init__(self) -> None:
         if self.timeout is not None:
-            if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float):
+            if isinstance(self.timeout, bool) or not isinstance(self.timeout, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
                 raise ConfigurationError(
                     f"ToolPolicy.timeout must be a number of seconds or None, got {self.timeout!r}"
                 )
@@ -85,7 +85,7 @@ class ToolPolicy:
                 )
         if self.max_concurrency is not None and (
             isinstance(self.max_concurrency, bool)
-            or not isinstance(self.max_concurrency, int)
+            or not isinstance(self.max_concurrency, int)  # pyright: ignore[reportUnnecessaryIsInstance]
             or self.max_concurrency < 1
         ):
             raise ConfigurationError(
@@ -97,13 +97,13 @@ class ToolPolicy:
             if value is not None and not callable(value):
                 raise ConfigurationError(f"ToolPolicy.{name} must be callable, got {value!r}")
         if self.output_model is not None and not (
-            isinstance(self.output_model, type) and issubclass(self.output_model, BaseModel)
+            isinstance(self.output_model, type) and issubclass(self.output_model, BaseModel)  # pyright: ignore[reportUnnecessaryIsInstance]
         ):
             raise ConfigurationError(
                 f"ToolPolicy.output_model must be a pydantic BaseModel subclass, "
                 f"got {self.output_model!r}"
             )
-        if not isinstance(self.side_effect, bool) or not isinstance(self.fail_fast, bool):
+        if not isinstance(self.side_effect, bool) or not isinstance(self.fail_fast, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigurationError("ToolPolicy.side_effect and fail_fast must be booleans")
         if (self.compensate is not None or self.reconcile is not None) and not self.side_effect:
             raise ConfigurationError(

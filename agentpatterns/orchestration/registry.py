@@ -198,7 +198,7 @@ class ToolRegistry:
     def __init__(
         self, *, ledger: EffectLedger | None = None, max_arg_bytes: int = DEFAULT_MAX_ARG_BYTES
     ) -> None:
-        if isinstance(max_arg_bytes, bool) or not isinstance(max_arg_bytes, int):
+        if isinstance(max_arg_bytes, bool) or not isinstance(max_arg_bytes, int):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigurationError(f"max_arg_bytes must be an int, got {max_arg_bytes!r}")
         if max_arg_bytes < 1:
             raise ConfigurationError(f"max_arg_bytes must be >= 1, got {max_arg_bytes}")
@@ -227,7 +227,7 @@ class ToolRegistry:
         """
         if policy is None:
             policy = ToolPolicy()
-        elif not isinstance(policy, ToolPolicy):
+        elif not isinstance(policy, ToolPolicy):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigurationError(f"policy must be a ToolPolicy, got {policy!r}")
         if not isinstance(tool, BaseTool):
             if not callable(tool):
@@ -340,6 +340,6 @@ def _agent_names(agents: Iterable[str]) -> list[str]:
         raise ConfigurationError(f"agents must be a list of names, not the string {agents!r}")
     names = list(agents)
     for name in names:
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str) or not name:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigurationError(f"agent names must be non-empty strings, got {name!r}")
     return names

@@ -60,7 +60,9 @@ def script() -> list[AIMessage]:
     ]
 
 
-def build(reg: ToolRegistry, model: GenericFakeChatModel, use_async: bool = False) -> StateGraph:
+def build(
+    reg: ToolRegistry, model: GenericFakeChatModel, use_async: bool = False, fused: bool = False
+) -> StateGraph:
     def agent(state: MessagesState) -> dict[str, Any]:
         return {"messages": [model.invoke(state["messages"])]}
 
@@ -70,7 +72,7 @@ def build(reg: ToolRegistry, model: GenericFakeChatModel, use_async: bool = Fals
     builder = StateGraph(MessagesState)
     builder.add_node("agent", aagent if use_async else agent)
     builder.set_entry_point("agent")
-    return add_tool_orchestration(builder, reg, after="agent")
+    return add_tool_orchestration(builder, reg, after="agent", fused=fused)
 
 
 def check_run(result: dict[str, Any]) -> None:
@@ -85,9 +87,10 @@ def check_run(result: dict[str, Any]) -> None:
     assert msgs[-1].content == "Order A1 was delivered."
 
 
-def test_end_to_end_sync_with_checkpointer(checkpointer: Any) -> None:
+@pytest.mark.parametrize("fused", [False, True], ids=["three-nodes", "fused"])
+def test_end_to_end_sync_with_checkpointer(checkpointer: Any, fused: bool) -> None:
     model = GenericFakeChatModel(messages=iter(script()))
-    graph = build(registry(), model).compile(checkpointer=checkpointer)
+    graph = build(registry(), model, fused=fused).compile(checkpointer=checkpointer)
     config = {"configurable": {"thread_id": "t1"}}
     t0 = time.perf_counter()
     graph.invoke({"messages": [("user", "where is my order?")]}, config)
@@ -96,12 +99,18 @@ def test_end_to_end_sync_with_checkpointer(checkpointer: Any) -> None:
     check_run(state)
     assert [r["ok"] for r in state["tool_results"]] == [True, True, False, False, False]
     assert [r["name"] for r in state["tool_refusals"]] == ["aget_stock", "get_order"]
-    assert state["tool_outcomes"] == [] and state["tool_selection"] == []
+    if fused:
+        assert "tool_outcomes" not in state and set(graph.get_graph().nodes) >= {"tools"}
+    else:
+        assert state["tool_outcomes"] == [] and state["tool_selection"] == []
 
 
-async def test_end_to_end_async() -> None:
+@pytest.mark.parametrize("fused", [False, True], ids=["three-nodes", "fused"])
+async def test_end_to_end_async(fused: bool) -> None:
     model = GenericFakeChatModel(messages=iter(script()))
-    graph = build(registry(), model, use_async=True).compile(checkpointer=InMemorySaver())
+    graph = build(registry(), model, use_async=True, fused=fused).compile(
+        checkpointer=InMemorySaver()
+    )
     config = {"configurable": {"thread_id": "t2"}}
     t0 = time.perf_counter()
     result = await graph.ainvoke({"messages": [("user", "where is my order?")]}, config)
