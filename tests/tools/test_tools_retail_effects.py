@@ -38,12 +38,13 @@ def test_every_ground_truth_write_compensates_to_the_exact_previous_hash(
             by_name = {t.name: t for t in tools(store)}
             for action in task_actions(task):
                 name, args = action["name"], action["arguments"]
+                if name not in WRITE_TOOLS:
+                    continue  # reads change nothing (proved in the replay tests)
                 before = store.state_hash()
                 try:
                     result = by_name[name].invoke(args)
                 except RetailError:
-                    continue
-                if name not in WRITE_TOOLS:
+                    assert store.state_hash() == before  # a failed write changed nothing
                     continue
                 # (111_1 sets a user's address to the one it already has: a no-op write)
                 assert store.write_log()[-1]["tool"] == name, action["action_id"]
@@ -233,3 +234,25 @@ def test_store_reopens_persisted_file(store: Any, find: Any) -> None:
         assert again.state_hash() == digest and len(again.write_log()) == 1
     with pytest.raises(ConfigurationError, match=r"SQLite only"):
         RetailStore("postgresql://u@localhost/db")
+
+
+def test_reconcile_finds_a_committed_write_and_only_that(
+    rtools: Tools, store: Any, find: Any
+) -> None:
+    from tools.retail import reconciler
+
+    order = find.paid_by("pending", "gift_card")
+    args = {"order_id": order["order_id"], "reason": "no longer needed"}
+    reconcile = reconciler(store, "cancel_pending_order")
+    assert reconcile(args) is None  # nothing committed yet: the retry must write
+    result = rtools["cancel_pending_order"].invoke(args, config=key("t::c1"))
+    assert reconcile(args) == result  # committed: report it instead of writing again
+    assert reconcile({**args, "reason": "ordered by mistake"}) is None  # other arguments
+    compensation(store, "cancel_pending_order")(args, result)
+    assert reconcile(args) is None  # compensated writes do not count
+    result = rtools["cancel_pending_order"].invoke(args, config=key("t::c2"))
+    with store.write("setup", order["order_id"], None) as tx:  # changed since by someone else
+        changed = tx.order(order["order_id"])
+        changed["status"] = "processed"
+        tx.save_order(changed)
+    assert reconcile(args) is None

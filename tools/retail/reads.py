@@ -21,21 +21,23 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
+from tools.retail.args import (
+    CalculateArgs,
+    EmailArgs,
+    ItemIdArgs,
+    NameZipArgs,
+    NoArgs,
+    OrderIdArgs,
+    ProductIdArgs,
+    SummaryArgs,
+    UserIdArgs,
+)
 from tools.retail.store import RetailError, RetailStore
 
 __all__ = [
     "READS",
-    "CalculateArgs",
-    "EmailArgs",
-    "ItemIdArgs",
-    "NameZipArgs",
-    "NoArgs",
-    "OrderIdArgs",
-    "ProductIdArgs",
-    "SummaryArgs",
-    "UserIdArgs",
     "calculate",
     "find_user_id_by_email",
     "find_user_id_by_name_zip",
@@ -46,54 +48,6 @@ __all__ = [
     "list_all_product_types",
     "transfer_to_human_agents",
 ]
-
-ID = 64  # longest id accepted (contract: oversized arguments are refused before the call)
-TEXT = 2000
-
-
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EmailArgs(_Args):
-    email: str = Field(max_length=320, description="The user's email, e.g. 'a@example.com'.")
-
-
-class NameZipArgs(_Args):
-    first_name: str = Field(max_length=ID, description="First name, e.g. 'John'.")
-    last_name: str = Field(max_length=ID, description="Last name, e.g. 'Doe'.")
-    zip: str = Field(max_length=16, description="Zip code, e.g. '12345'.")
-
-
-class UserIdArgs(_Args):
-    user_id: str = Field(max_length=ID, description="User id, e.g. 'sara_doe_496'.")
-
-
-class OrderIdArgs(_Args):
-    order_id: str = Field(max_length=ID, description="Order id with its '#', e.g. '#W0000000'.")
-
-
-class ProductIdArgs(_Args):
-    product_id: str = Field(max_length=ID, description="Product id (not an item id).")
-
-
-class ItemIdArgs(_Args):
-    item_id: str = Field(max_length=ID, description="Item id (not a product id).")
-
-
-class NoArgs(_Args):
-    pass
-
-
-class CalculateArgs(_Args):
-    expression: str = Field(
-        max_length=TEXT,
-        description=("Arithmetic such as '2 + 2': digits, + - * / ( ) . and spaces only."),
-    )
-
-
-class SummaryArgs(_Args):
-    summary: str = Field(max_length=TEXT, description="A summary of the user's issue.")
 
 
 def find_user_id_by_email(store: RetailStore, email: str) -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "ReplayResult",
     "compensation",
     "current_effect_key",
+    "reconciler",
     "register_retail_tools",
     "replay",
     "tools",
@@ -102,6 +103,22 @@ def compensation(store: RetailStore, name: str) -> Callable[[dict[str, Any], Any
     return compensate
 
 
+def reconciler(store: RetailStore, name: str) -> Callable[[dict[str, Any]], Any]:
+    """``reconcile(args)`` for write tool ``name``: the committed result of this write, or None.
+
+    A retry after a lost response asks it before writing again: if a live write of ``name``
+    with exactly these arguments (and the running call's effect key, when there is one) is in
+    the write log and its records are unchanged since, the changed record is returned as the
+    tool would have returned it, and the write is not repeated.
+    """
+
+    def reconcile(args: dict[str, Any]) -> Any:
+        return store.find_write(name, dict(args), current_effect_key())
+
+    reconcile.__name__ = f"reconcile_{name}"
+    return reconcile
+
+
 def register_retail_tools(
     registry: ToolRegistry,
     store: RetailStore,
@@ -110,8 +127,9 @@ def register_retail_tools(
 ) -> list[str]:
     """Register the 16 retail tools with policies and per-agent grants.
 
-    Writes get ``ToolPolicy(side_effect=True, compensate=compensation(store, name))`` (no
-    idempotency-key function: the executor's default key is used); reads a plain policy.
+    Writes get ``ToolPolicy(side_effect=True, compensate=compensation(store, name),
+    reconcile=reconciler(store, name))`` (no idempotency-key function: the executor's default
+    key is used); reads a plain ``ToolPolicy()``.
     Reads are granted to agents ``reader``, ``default`` and ``writer``; writes to ``writer``.
 
     Args:
@@ -135,7 +153,11 @@ def register_retail_tools(
     names: list[str] = []
     for tool in tools(store):
         if tool.name in WRITE_TOOLS:
-            default = ToolPolicy(side_effect=True, compensate=compensation(store, tool.name))
+            default = ToolPolicy(
+                side_effect=True,
+                compensate=compensation(store, tool.name),
+                reconcile=reconciler(store, tool.name),
+            )
             agents = WRITE_AGENTS
         else:
             default, agents = ToolPolicy(), READ_AGENTS

@@ -23,21 +23,21 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel
 
-from tools.retail.reads import ID, OrderIdArgs, UserIdArgs, _Args
+from tools.retail.args import (
+    CancelArgs,
+    ExchangeItemsArgs,
+    ModifyItemsArgs,
+    OrderAddressArgs,
+    PaymentArgs,
+    ReturnItemsArgs,
+    UserAddressArgs,
+)
 from tools.retail.store import RetailError, RetailStore, Tx
 
 __all__ = [
     "WRITES",
-    "AddressArgs",
-    "CancelArgs",
-    "ExchangeItemsArgs",
-    "ModifyItemsArgs",
-    "OrderAddressArgs",
-    "PaymentArgs",
-    "ReturnItemsArgs",
-    "UserAddressArgs",
     "cancel_pending_order",
     "exchange_delivered_order_items",
     "modify_pending_order_address",
@@ -47,55 +47,10 @@ __all__ = [
     "return_delivered_order_items",
 ]
 
-ItemIds = list[str]
-MAX_ITEMS = 100
 
-
-class AddressArgs(_Args):
-    address1: str = Field(max_length=200, description="First line, e.g. '123 Main St'.")
-    address2: str = Field(max_length=200, description="Second line, e.g. 'Apt 1' or ''.")
-    city: str = Field(max_length=100, description="City, e.g. 'San Francisco'.")
-    state: str = Field(max_length=100, description="State, e.g. 'CA'.")
-    country: str = Field(max_length=100, description="Country, e.g. 'USA'.")
-    zip: str = Field(max_length=16, description="Zip code, e.g. '12345'.")
-
-
-class OrderAddressArgs(OrderIdArgs, AddressArgs):
-    pass
-
-
-class UserAddressArgs(UserIdArgs, AddressArgs):
-    pass
-
-
-class CancelArgs(OrderIdArgs):
-    reason: str = Field(
-        max_length=100, description=("Either 'no longer needed' or 'ordered by mistake'.")
-    )
-
-
-class PaymentArgs(OrderIdArgs):
-    payment_method_id: str = Field(
-        max_length=ID,
-        description=("Payment method id, e.g. 'gift_card_0000000' or 'credit_card_0000000'."),
-    )
-
-
-class ReturnItemsArgs(PaymentArgs):
-    item_ids: ItemIds = Field(
-        max_length=MAX_ITEMS, description=("Item ids to return; duplicates allowed.")
-    )
-
-
-class ModifyItemsArgs(ReturnItemsArgs):
-    new_item_ids: ItemIds = Field(
-        max_length=MAX_ITEMS,
-        description=("New item ids, one per old item in the same position, of the same product."),
-    )
-
-
-class ExchangeItemsArgs(ModifyItemsArgs):
-    pass
+def _logged(frame: dict[str, Any]) -> dict[str, Any]:
+    """The tool arguments of a write function (its locals minus store and effect key)."""
+    return {k: v for k, v in frame.items() if k not in ("store", "effect_key")}
 
 
 def _is_gift_card(method: dict[str, Any]) -> bool:
@@ -157,7 +112,7 @@ def cancel_pending_order(
     store: RetailStore, effect_key: str | None, order_id: str, reason: str
 ) -> dict[str, Any]:
     """Cancel a ``pending`` order; refund every payment (gift cards at once)."""
-    with store.write("cancel_pending_order", order_id, effect_key) as tx:
+    with store.write("cancel_pending_order", order_id, effect_key, _logged(locals())) as tx:
         order = tx.order(order_id)
         if order["status"] != "pending":
             raise RetailError("Non-pending order cannot be cancelled")
@@ -196,7 +151,7 @@ def modify_pending_order_address(
     zip: str,
 ) -> dict[str, Any]:
     """Replace the shipping address of an order whose status contains ``pending``."""
-    with store.write("modify_pending_order_address", order_id, effect_key) as tx:
+    with store.write("modify_pending_order_address", order_id, effect_key, _logged(locals())) as tx:
         order = tx.order(order_id)
         if "pending" not in order["status"]:
             raise RetailError("Non-pending order cannot be modified")
@@ -216,7 +171,7 @@ def modify_pending_order_payment(
     store: RetailStore, effect_key: str | None, order_id: str, payment_method_id: str
 ) -> dict[str, Any]:
     """Pay a pending order with another method: new payment, refund of the old one."""
-    with store.write("modify_pending_order_payment", order_id, effect_key) as tx:
+    with store.write("modify_pending_order_payment", order_id, effect_key, _logged(locals())) as tx:
         order = tx.order(order_id)
         if "pending" not in order["status"]:
             raise RetailError("Non-pending order cannot be modified")
@@ -260,7 +215,7 @@ def modify_pending_order_items(
     payment_method_id: str,
 ) -> dict[str, Any]:
     """Swap items of a ``pending`` order for other variants; charge or refund the difference."""
-    with store.write("modify_pending_order_items", order_id, effect_key) as tx:
+    with store.write("modify_pending_order_items", order_id, effect_key, _logged(locals())) as tx:
         order = tx.order(order_id)
         if order["status"] != "pending":
             raise RetailError("Non-pending order cannot be modified")
@@ -301,7 +256,7 @@ def return_delivered_order_items(
     payment_method_id: str,
 ) -> dict[str, Any]:
     """Request the return of items of a ``delivered`` order."""
-    with store.write("return_delivered_order_items", order_id, effect_key) as tx:
+    with store.write("return_delivered_order_items", order_id, effect_key, _logged(locals())) as tx:
         order = tx.order(order_id)
         if order["status"] != "delivered":
             raise RetailError("Non-delivered order cannot be returned")
@@ -328,7 +283,9 @@ def exchange_delivered_order_items(
     payment_method_id: str,
 ) -> dict[str, Any]:
     """Request the exchange of items of a ``delivered`` order; nothing is charged yet."""
-    with store.write("exchange_delivered_order_items", order_id, effect_key) as tx:
+    with store.write(
+        "exchange_delivered_order_items", order_id, effect_key, _logged(locals())
+    ) as tx:
         order = tx.order(order_id)
         if order["status"] != "delivered":
             raise RetailError("Non-delivered order cannot be exchanged")
@@ -360,7 +317,7 @@ def modify_user_address(
     zip: str,
 ) -> dict[str, Any]:
     """Replace the user's default address."""
-    with store.write("modify_user_address", user_id, effect_key) as tx:
+    with store.write("modify_user_address", user_id, effect_key, _logged(locals())) as tx:
         user = tx.user(user_id)
         user["address"] = {
             "address1": address1,
@@ -375,7 +332,7 @@ def modify_user_address(
 
 
 #: name -> (function, argument model, business-key argument, description)
-WRITES: dict[str, tuple[Callable[..., dict[str, Any]], type[_Args], str, str]] = {
+WRITES: dict[str, tuple[Callable[..., dict[str, Any]], type[BaseModel], str, str]] = {
     "cancel_pending_order": (
         cancel_pending_order,
         CancelArgs,
