@@ -325,6 +325,8 @@ def _check_retry(f: GraphFacts) -> tuple[bool, str, str]:
             return False, f"tools without retry: {', '.join(bare)}", hint
         return True, f"all {len(tools)} tools retried with backoff", ""
     retried = [n for n in f.nodes if _has_backoff(n.retry_policy) or n.markers.get("retry")]
+    timed = [n for n in f.nodes if n.timeout is not None or n.markers.get("timeout")]
+    hint += f" ({len(timed)} nodes have timeouts)" if timed else " (and give nodes timeouts)"
     layered_retry = [i.name for i in f.layers if i.on_failure == "retry"]
     if retried or layered_retry:
         where = _names(retried) or ", ".join(layered_retry)
@@ -357,9 +359,11 @@ def _check_degradation(f: GraphFacts) -> tuple[bool, str, str]:
     tools = f.tools()
     guarded = [t.name for t in tools if t.policy.fallback or t.policy.breaker]
     best_effort = [i.name for i in f.layers if i.on_failure in ("best_effort", "retry")]
-    if guarded or f.any_marker("fallback", "breaker") or best_effort:
-        what = guarded or best_effort or ["fallback/breaker markers"]
-        return True, f"degrades instead of failing: {', '.join(what)}", ""
+    handled = [n.name for n in f.nodes if n.error_handler]
+    if guarded or f.any_marker("fallback", "breaker") or best_effort or handled:
+        what = [*guarded, *(f"layer {n} (best effort)" for n in best_effort)]
+        what += [f"error handler on {n}" for n in handled]
+        return True, f"degrades instead of failing: {', '.join(what) or 'fallback markers'}", ""
     return (
         False,
         "no fallback or circuit breaker: a down dependency fails every run",

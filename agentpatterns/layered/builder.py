@@ -9,13 +9,14 @@ State:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast, get_type_hints
 
+from langchain_core.runnables import Runnable
 from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
-from langgraph.pregel import Pregel
 
 from agentpatterns.errors import LayerDefinitionError
 from agentpatterns.layered._nodes import MERGE, ORCHESTRATOR, LayerRuntime, mark
@@ -80,6 +81,24 @@ def _nested_depth(ex: Executor, chain: tuple[str, ...]) -> int:
     return 1 + max((_nested_depth(e, (*chain, info.name)) for e in info.executors), default=0)
 
 
+def _check_run(ex: Executor) -> None:
+    if isinstance(ex.run, (StateGraph, Runnable)):
+        return
+    if not callable(ex.run):
+        raise LayerDefinitionError(
+            f"executor {ex.name!r}: run must be a function, a Runnable or a graph, "
+            f"got {type(ex.run)!r}"
+        )
+    try:
+        inspect.signature(ex.run).bind(None, None)
+    except TypeError as exc:
+        raise LayerDefinitionError(
+            f"executor {ex.name!r}: run must accept (subtask, context): {exc}"
+        ) from exc
+    except ValueError:  # builtins without a signature: trust them
+        pass
+
+
 def _check_executors(
     executors: Sequence[Executor], allowed: frozenset[str], schema_keys: frozenset[str]
 ) -> dict[str, Executor]:
@@ -103,10 +122,7 @@ def _check_executors(
             raise LayerDefinitionError(
                 f"executor {ex.name!r} output_key {ex.output_key!r} is not a state key"
             )
-        if not (callable(ex.run) or isinstance(ex.run, (StateGraph, Pregel))):
-            raise LayerDefinitionError(
-                f"executor {ex.name!r}: run must be a function or a graph, got {type(ex.run)!r}"
-            )
+        _check_run(ex)
         table[ex.name] = ex
     return table
 
@@ -187,7 +203,7 @@ def build_layered_graph(
     for ex in table.values():
         if isinstance(ex.run, StateGraph):
             graphs[ex.name] = cast(StateGraph[Any], ex.run).compile()
-        elif isinstance(ex.run, Pregel):
+        elif isinstance(ex.run, Runnable):  # compiled graphs and any other Runnable
             graphs[ex.name] = ex.run
     rt = LayerRuntime(
         name=name,

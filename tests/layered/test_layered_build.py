@@ -65,6 +65,7 @@ def test_schema_without_layered_keys_is_rejected() -> None:
         ({"executors": [Executor("merge", _echo)]}, "reserved"),
         ({"executors": [Executor("a:b", _echo)]}, "reserved"),
         ({"executors": [Executor("a", 42)]}, "run must be"),
+        ({"executors": [Executor("a", lambda sub: sub)]}, r"accept \(subtask, context\)"),
         ({"executors": ["a"]}, "Executor"),
         ({"on_failure": "ignore"}, "on_failure"),
         ({"max_depth": 0}, "max_depth"),

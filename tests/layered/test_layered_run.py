@@ -384,3 +384,13 @@ def test_second_task_on_same_thread_starts_clean() -> None:
     out = g.invoke({"task": False}, cfg)
     assert out["status"] == "done" and out["failures"] == {} and out["results"] == {"b": "ok"}
     assert len(out["handoffs"]) == 1
+
+
+def test_runnable_executor_gets_context_and_inputs() -> None:
+    r = RunnableLambda(lambda d: f"{d['user']}:{d['q']}")
+    g = build_layered_graph(
+        decompose=lambda s: [{"id": "r", "executor": "r", "inputs": {"q": "x"}}],
+        executors=[Executor("r", r, context_keys=("user",))],
+        context_keys=("user",),
+    ).compile()
+    assert g.invoke({"task": 0, "user": "ann"})["results"] == {"r": "ann:x"}

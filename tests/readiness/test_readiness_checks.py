@@ -227,8 +227,12 @@ def test_require_subsets_and_recommendation(durable: Any) -> None:
 
 
 def test_layered_graph_roles_policies_and_nested_markers() -> None:
+    def ask(sub: Any, ctx: Any) -> None:
+        return None
+
+    ask.__agentpatterns__ = {"escalation": True}  # type: ignore[attr-defined]
     inner = build_layered_graph(
-        decompose=lambda s: [], executors=[Executor("leaf", _fn(escalation=True))], name="in"
+        decompose=lambda s: [], executors=[Executor("leaf", ask)], name="in"
     )
     g = build_layered_graph(
         decompose=lambda s: [],
@@ -254,3 +258,11 @@ def test_render_table() -> None:
     console.print(check_readiness(_graph({"a": {}}), name="demo"))
     text = console.export_text()
     assert "NOT READY" in text and "state_strategy" in text and "FAIL" in text
+
+
+def test_error_handler_counts_as_degradation() -> None:
+    b = StateGraph(S)
+    b.add_node("work", lambda s: {"x": 1}, error_handler=lambda s: {"x": 0})
+    b.add_edge(START, "work")
+    res = check_readiness(b.compile())["degradation"]
+    assert res.passed and "error handler on work" in res.reason
