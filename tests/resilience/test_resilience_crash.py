@@ -1,0 +1,168 @@
+"""Crash recovery: SIGKILL workers at seeded random points, resume, check exactly-once.
+
+A zygote process (``resilience_crash_worker.py``) forks workers that run an order graph
+(4 side effects per thread) on SqliteSaver / PostgresSaver plus an EffectLedger. The test
+kills workers with SIGKILL after a seeded random delay, at least 50 times per backend, then
+lets a final worker finish. Every thread must complete, and the tools' own write log must
+show every effect exactly once, matching the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentpatterns.checkpoint import open_checkpointer
+from agentpatterns.resilience import EffectLedger
+
+WORKER = Path(__file__).with_name("resilience_crash_worker.py")
+TOOLS = ("reserve", "charge", "ship", "notify")
+KILLS = 50
+
+
+class Zygote:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.reconciles: list[dict[str, Any]] = []
+        self.finished: set[str] = set()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                msg = json.loads(line)
+                if "reconcile" in msg:
+                    self.reconciles.append(msg)
+                elif "finished" in msg:
+                    self.finished.add(msg["finished"])
+                else:
+                    self.lines.put(msg)
+
+    def _next(self, key: str, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            if key in msg:
+                return msg
+            if "exit" in msg:  # a worker ended before saying what we wait for
+                self.lines.put(msg)
+                if key == "ready":
+                    return msg
+
+    def run(self, cmd: dict[str, Any], kill_after: float | None) -> list[int]:
+        """Run one command; SIGKILL its workers after ``kill_after`` s. Returns statuses."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        pids = self._next("pids")["pids"]
+        if kill_after is not None:
+            self._next("ready")  # kill during the work, not during start-up
+            time.sleep(kill_after)
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        return [self._next("exit")["status"] for _ in pids]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _killed(status: int) -> bool:
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+
+
+def _check(url: str, log_path: Path, threads: list[str]) -> None:
+    conn = sqlite3.connect(log_path)
+    rows = conn.execute("SELECT key, COUNT(*), MIN(id) FROM writes GROUP BY key").fetchall()
+    counts = {key: n for key, n, _ in rows}
+    expected = {f"{t}:{tool}" for t in threads for tool in TOOLS}
+    assert set(counts) == expected, "an effect was lost or invented"
+    duplicates = {k: n for k, n in counts.items() if n != 1}
+    assert not duplicates, f"effects ran more than once: {duplicates}"
+    first_id = {key: first for key, _, first in rows}
+    with EffectLedger(url) as ledger:
+        for key in expected:
+            effect = ledger.get(key)
+            assert effect is not None and effect.status == "done", (key, effect)
+            assert effect.result["write_id"] == first_id[key]
+    with open_checkpointer(url) as saver:
+        for t in threads:
+            tup = saver.get_tuple({"configurable": {"thread_id": t}})
+            assert tup is not None
+            done = tup.checkpoint["channel_values"]["done"]
+            assert sorted(done) == sorted(TOOLS), (t, done)
+
+
+def _crash_cycle(url: str, tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    log_path = tmp_path / "writes.db"
+    threads = [f"order-{i}" for i in range(150)]
+    base = {"checkpoint_url": url, "ledger_url": url, "write_log": str(log_path)}
+    zygote = Zygote()
+    started = time.monotonic()
+    try:
+        kills = rounds = 0
+        while kills < KILLS:
+            rounds += 1
+            todo = [t for t in threads if t not in zygote.finished]  # finished: reported
+            statuses = zygote.run({**base, "threads": todo}, kill_after=rng.uniform(0.0, 0.08))
+            kills += sum(_killed(s) for s in statuses)
+            assert all(_killed(s) or s == 0 for s in statuses), statuses
+            assert rounds < 3 * KILLS, "workers finish before they can be killed"
+        # the final resume goes over every thread, finished or not, and completes
+        assert zygote.run({**base, "threads": threads}, kill_after=None) == [0]
+    finally:
+        zygote.close()
+    _check(url, log_path, threads)
+    # kills landed inside effects (claim taken, result unknown) and were reconciled
+    assert len(zygote.reconciles) >= 5, zygote.reconciles
+    assert any(r["found"] for r in zygote.reconciles)
+    assert time.monotonic() - started < 90
+
+
+def test_sigkill_resume_exactly_once_sqlite(tmp_path: Path) -> None:
+    _crash_cycle(f"sqlite:///{tmp_path / 'runs.db'}", tmp_path, seed=5)
+
+
+def test_sigkill_resume_exactly_once_postgres(postgres_url: str, tmp_path: Path) -> None:
+    _crash_cycle(postgres_url, tmp_path, seed=7)
+
+
+@pytest.mark.parametrize("seed", [11])
+def test_two_workers_resume_same_threads_postgres(postgres_url: str, tmp_path: Path,
+                                                  seed: int) -> None:
+    """Two processes resume the same (crashed) threads at the same time: still once."""
+    rng = random.Random(seed)
+    log_path = tmp_path / "writes.db"
+    threads = [f"order-{i}" for i in range(40)]
+    cmd = {"checkpoint_url": postgres_url, "ledger_url": postgres_url,
+           "write_log": str(log_path), "threads": threads}
+    zygote = Zygote()
+    try:
+        for _ in range(5):
+            zygote.run(cmd, kill_after=rng.uniform(0.02, 0.1))
+        assert zygote.run({**cmd, "copies": 2}, kill_after=None) == [0, 0]
+    finally:
+        zygote.close()
+    _check(postgres_url, log_path, threads)
