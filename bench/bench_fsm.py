@@ -68,45 +68,44 @@ def fsm_graph() -> StateGraph[Any]:
     return m.build()
 
 
-def measure(fn: Callable[[], Any], repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
+def measure(calls: dict[str, Callable[[], Any]], repeats: int, warmup: int) -> dict[str, float]:
+    """Median seconds per call of each variant, calls interleaved so noise hits all alike."""
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
     gc.collect()
-    samples: list[float] = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    samples: dict[str, list[float]] = {k: [] for k in calls}
+    items = list(calls.items())
+    for i in range(repeats):
+        for k, fn in items if i % 2 else reversed(items):
+            t0 = time.perf_counter()
+            fn()
+            samples[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def run(repeats: int = 400, warmup: int = 50, rounds: int = 3) -> dict[str, float]:
+def run(repeats: int = 1000, warmup: int = 50, rounds: int = 3) -> dict[str, float]:
+    """Best (lowest) median of ``rounds`` interleaved rounds, per variant and checkpointer."""
     results: dict[str, float] = {}
-    for label, saver in (("none", None), ("memory", "memory")):
-        graphs = {
-            "raw": raw_graph(True),
-            "raw_no_final": raw_graph(False),
-            "fsm": fsm_graph(),
-        }
-        compiled = {
-            k: g.compile(checkpointer=InMemorySaver() if saver else None) for k, g in graphs.items()
-        }
-        best: dict[str, float] = {}
+    for label in ("none", "memory"):
         counter = [0]
 
-        def make_call(
-            app: Any, counter: list[int] = counter, saver: str | None = saver
-        ) -> Callable[[], Any]:
+        def make_call(app: Any, label: str = label, counter: list[int] = counter) -> Any:
             def call() -> Any:
                 counter[0] += 1
                 cfg = {"configurable": {"thread_id": f"t{counter[0]}"}}
-                return app.invoke({"x": 0}, cfg if saver else None)
+                return app.invoke({"x": 0}, cfg if label == "memory" else None)
 
             return call
 
-        for _ in range(rounds):  # interleave rounds, keep the best median of each
-            for k, app in compiled.items():
-                t = measure(make_call(app), repeats, warmup)
+        graphs = {"raw": raw_graph(True), "raw_no_final": raw_graph(False), "fsm": fsm_graph()}
+        calls = {
+            k: make_call(g.compile(checkpointer=InMemorySaver() if label == "memory" else None))
+            for k, g in graphs.items()
+        }
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            for k, t in measure(calls, repeats, warmup).items():
                 best[k] = min(best.get(k, float("inf")), t)
         for k, t in best.items():
             results[f"{label}.{k}_us"] = t * 1e6
@@ -117,7 +116,7 @@ def run(repeats: int = 400, warmup: int = 50, rounds: int = 3) -> dict[str, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     res = run(repeats=args.repeats, rounds=args.rounds)

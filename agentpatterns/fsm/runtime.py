@@ -69,11 +69,12 @@ class StateSpec:
     max_visits: int | None
     on_error: str
     transitions: tuple[tuple[str, Condition | None], ...]
+    #: Every destination this state may take (declared, on_error, the error exits).
+    allowed: frozenset[str] = frozenset()
 
-    @property
-    def allowed(self) -> frozenset[str]:
-        """Every destination this state may take (declared, on_error, error exits)."""
-        return frozenset({dst for dst, _ in self.transitions} | {self.on_error, *_ERROR_EXITS})
+    def __post_init__(self) -> None:
+        allowed = {dst for dst, _ in self.transitions} | {self.on_error, *_ERROR_EXITS}
+        object.__setattr__(self, "allowed", frozenset(allowed))
 
 
 def _error_info(exc: BaseException, node: str) -> dict[str, Any]:
@@ -142,17 +143,19 @@ def _run_info(
     """
     name = spec.name
     log = state.get("transitions")
+    entry: dict[str, Any] | None = None
     if state.get("status") == "running" and log:
         step = log[-1]["step"] + 1
-        entry = None
     else:  # a fresh run enters here
         step = 1
         entry = {
             "status": "running",
-            "error": None,
-            "reason": None,
             "transitions": [_record("start", name, 0, "entry", 0.0)],
         }
+        if state.get("error") is not None:  # reset only what a previous run left behind
+            entry["error"] = None
+        if state.get("reason") is not None:
+            entry["reason"] = None
         log = None
     if opts.max_steps is not None and step > opts.max_steps:
         return step, entry, VisitLimitError(f"run exceeded max_steps={opts.max_steps}", node=name)
@@ -254,7 +257,8 @@ def _finish(
         out = {**update, "transitions": record}
     else:
         out = {**update, **entry, "transitions": [*entry["transitions"], record]}
-    events.emit("transition", frm=spec.name, to=dst, reason=reason, step=step)
+    if events._listeners:  # skip building the kwargs when nobody listens (hot path)
+        events.emit("transition", frm=spec.name, to=dst, reason=reason, step=step)
     if opts.state_budget is not None and (
         step % opts.size_check_every == 0 or dst in _TERMINAL_SET
     ):
