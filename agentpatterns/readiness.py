@@ -110,6 +110,7 @@ class GraphFacts:
     registries: list[Any] = field(default_factory=list[Any])
     prebuilt_tool_nodes: list[str] = field(default_factory=list[str])
     layers: list[Any] = field(default_factory=list[Any])
+    observability: Any = None
 
     def with_key(self, key: str) -> list[NodeFacts]:
         """Nodes whose markers carry a truthy ``key``."""
@@ -149,6 +150,8 @@ def collect_facts(graph: Any) -> GraphFacts:
     """Gather :class:`GraphFacts` from a compiled graph or a ``StateGraph`` builder."""
     facts = GraphFacts()
     facts.checkpointer = getattr(graph, "checkpointer", None)
+    # Observability.instrument() turns a compiled graph's class into a traced subclass
+    facts.observability = getattr(type(graph), "_agentpatterns_obs", None)
     facts.interrupts = tuple(getattr(graph, "interrupt_before_nodes", ()) or ()) + tuple(
         getattr(graph, "interrupt_after_nodes", ()) or ()
     )
@@ -249,7 +252,27 @@ def _instrumented(f: GraphFacts, nodes: list[NodeFacts]) -> list[NodeFacts]:
     return [n for n in nodes if not n.markers.get("instrumented")]
 
 
+def _obs_content(obs: Any) -> str | None:
+    """Where an Observability object records content (``None``: nowhere)."""
+    where = []
+    if getattr(obs, "_audit", None) is not None:
+        where.append("audit log")
+    if getattr(obs, "capture_content", False):
+        where.append("span content")
+    return " + ".join(where) or None
+
+
 def _check_io(f: GraphFacts) -> tuple[bool, str, str]:
+    if f.observability is not None:
+        where = _obs_content(f.observability)
+        if where is None:
+            return (
+                False,
+                "traced, but inputs and outputs are not recorded (content capture off, no "
+                "audit log)",
+                "Observability(audit=AuditLog(...)) or capture_content=True (redacted)",
+            )
+        return True, f"every node traced; inputs/outputs in the {where}", ""
     missing = _instrumented(f, f.nodes)
     if not missing:
         audit = " + audit log" if f.any_marker("audit") else ""
@@ -269,6 +292,9 @@ def _check_tool_logging(f: GraphFacts) -> tuple[bool, str, str]:
     nodes = _tool_nodes(f)
     if not nodes and not f.prebuilt_tool_nodes:
         return True, "not applicable: no tool or executor nodes", ""
+    obs = f.observability
+    if obs is not None and getattr(obs, "_auto_callbacks", False):
+        return True, "tool calls traced (execute_tool spans via automatic callbacks)", ""
     if f.any_marker("tool_logging", "audit"):
         return True, "tool calls recorded (tool spans / audit log)", ""
     missing = _instrumented(f, nodes)
@@ -285,6 +311,8 @@ def _check_monitoring(f: GraphFacts) -> tuple[bool, str, str]:
     obs = [n.markers["instrumented"] for n in f.with_key("instrumented")]
     obs.append(f.builder_markers.get("instrumented"))
     has_meter = any(getattr(o, "meter_provider", None) is not None for o in obs if o)
+    if f.observability is not None:
+        return True, "Observability records duration histograms and event counters", ""
     if f.any_marker("metrics") or has_meter:
         return True, "metrics recorded (durations, errors, retries)", ""
     return False, "no metrics recorded", "Observability(meter_provider=...).instrument(builder)"
@@ -302,6 +330,9 @@ def _alert_listeners() -> list[str]:
 def _check_alerts(f: GraphFacts) -> tuple[bool, str, str]:
     if f.any_marker("alerts"):
         return True, "alert rules attached to the graph", ""
+    obs = f.observability
+    if obs is not None and (getattr(obs, "_alerter", None) or getattr(obs, "_rules", ())):
+        return True, "Observability feeds an Alerter / metric alert rules", ""
     listeners = _alert_listeners()
     if listeners:
         return True, f"alerting listens to library events ({', '.join(listeners)})", ""
