@@ -237,10 +237,11 @@ class PaymentGateway:
             IdempotencyConflictError: the key was used for a different request.
         """
         key = idempotency_key if idempotency_key is not None else effect_key
-        request = {
+        wanted = None if amount is None else _cents(amount)
+        request: dict[str, Any] = {
             "op": "refund",
             "charge_id": charge_id,
-            "amount_cents": None if amount is None else _cents(amount),
+            "amount_cents": wanted,
             "reason": reason,
         }
         with self._tx() as conn:
@@ -257,7 +258,7 @@ class PaymentGateway:
                     return self.get_refund(row[0]).model_copy(update={"replayed": True})
             charge = self.get_charge(charge_id)
             remaining = round(charge.amount * 100) - round(charge.refunded * 100)
-            cents = remaining if amount is None else request["amount_cents"]
+            cents = remaining if wanted is None else wanted
             if remaining <= 0:
                 raise PaymentError(f"charge {charge_id} is already fully refunded")
             if cents > remaining:

@@ -296,7 +296,7 @@ class RetailStore:
             "compensated_at",
         )
         rows = self.query(sql + " ORDER BY id", tuple(params))
-        out = [dict(zip(cols, r, strict=True)) for r in rows]
+        out: list[dict[str, Any]] = [dict(zip(cols, r, strict=True)) for r in rows]
         for row in out:
             row["before"], row["after"] = json.loads(row["before"]), json.loads(row["after"])
             row["args"] = None if row["args"] is None else json.loads(row["args"])

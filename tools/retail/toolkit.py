@@ -79,9 +79,8 @@ def _write_tool(store: RetailStore, name: str) -> StructuredTool:
 
 def tools(store: RetailStore) -> list[BaseTool]:
     """The 16 retail tools bound to ``store``: 9 reads then 7 writes."""
-    return [_read_tool(store, name) for name in READ_TOOLS] + [
-        _write_tool(store, name) for name in WRITE_TOOLS
-    ]
+    out: list[BaseTool] = [_read_tool(store, name) for name in READ_TOOLS]
+    return out + [_write_tool(store, name) for name in WRITE_TOOLS]
 
 
 def compensation(store: RetailStore, name: str) -> Callable[[dict[str, Any], Any], int]:
