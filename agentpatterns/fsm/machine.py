@@ -18,12 +18,8 @@ from langgraph.types import RetryPolicy
 
 from agentpatterns.errors import MachineDefinitionError
 from agentpatterns.fsm.conditions import Condition, as_condition
-from agentpatterns.fsm.runtime import (
-    MachineOptions,
-    StateSpec,
-    make_state_node,
-    make_terminal_node,
-)
+from agentpatterns.fsm.nodes import make_state_node, make_terminal_node
+from agentpatterns.fsm.runtime import MachineOptions, StateSpec
 from agentpatterns.fsm.state import MACHINE_KEYS, RESERVED_NAMES, TERMINALS
 
 __all__ = ["StateMachine"]
