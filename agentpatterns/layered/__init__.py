@@ -13,6 +13,7 @@ from agentpatterns.layered._types import (
     merge_dicts,
 )
 from agentpatterns.layered.builder import LayerInfo, build_layered_graph, layer_info
+from agentpatterns.layered.metrics import record_handoff_metrics
 
 __all__ = [
     "Executor",
@@ -29,4 +30,5 @@ __all__ = [
     "current_frame",
     "layer_info",
     "merge_dicts",
+    "record_handoff_metrics",
 ]
