@@ -47,19 +47,23 @@ class WriteLog:
     def __init__(self, path: str) -> None:
         self.conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS writes (id INTEGER PRIMARY KEY "
-                          "AUTOINCREMENT, key TEXT NOT NULL, tool TEXT NOT NULL, pid INTEGER)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS writes (id INTEGER PRIMARY KEY "
+            "AUTOINCREMENT, key TEXT NOT NULL, tool TEXT NOT NULL, pid INTEGER)"
+        )
 
     def effect(self, key: str, tool: str) -> dict[str, Any]:
         time.sleep(0.002)  # work before the write
-        cur = self.conn.execute("INSERT INTO writes (key, tool, pid) VALUES (?,?,?)",
-                                (key, tool, os.getpid()))
+        cur = self.conn.execute(
+            "INSERT INTO writes (key, tool, pid) VALUES (?,?,?)", (key, tool, os.getpid())
+        )
         time.sleep(0.002)  # the response travels back: a kill here loses it
         return {"tool": tool, "write_id": cur.lastrowid}
 
     def reconcile(self, key: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT id, tool FROM writes WHERE key=? ORDER BY id LIMIT 1",
-                                (key,)).fetchone()
+        row = self.conn.execute(
+            "SELECT id, tool FROM writes WHERE key=? ORDER BY id LIMIT 1", (key,)
+        ).fetchone()
         _say(reconcile=key, found=row is not None)
         return {"tool": row[1], "write_id": row[0]} if row else None
 
@@ -70,9 +74,14 @@ def build(ledger: EffectLedger, log: WriteLog) -> StateGraph[Any]:
             thread_id = config["configurable"]["thread_id"]
             for tool in tools:
                 key = f"{thread_id}:{tool}"
-                ledger.run_once(key, lambda k=key, t=tool: log.effect(k, t), tool=tool,
-                                args={"order": state["order"]}, thread_id=thread_id,
-                                reconcile=lambda _a, k=key: log.reconcile(k))
+                ledger.run_once(
+                    key,
+                    lambda k=key, t=tool: log.effect(k, t),
+                    tool=tool,
+                    args={"order": state["order"]},
+                    thread_id=thread_id,
+                    reconcile=lambda _a, k=key: log.reconcile(k),
+                )
             return {"done": list(tools)}
 
         return node
@@ -89,16 +98,21 @@ def build(ledger: EffectLedger, log: WriteLog) -> StateGraph[Any]:
 
 
 def work(cmd: dict[str, Any]) -> None:
-    with open_checkpointer(cmd["checkpoint_url"]) as saver, \
-            EffectLedger(cmd["ledger_url"], stale_after=5.0) as ledger:
+    with (
+        open_checkpointer(cmd["checkpoint_url"]) as saver,
+        EffectLedger(cmd["ledger_url"], stale_after=5.0) as ledger,
+    ):
         graph = build(ledger, WriteLog(cmd["write_log"])).compile(checkpointer=saver)
         _say(ready=os.getpid(), t=time.monotonic())
         for thread_id in cmd["threads"]:
             config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
             snap = graph.get_state(config)
             if snap.created_at is None:
-                graph.invoke({"order": int(thread_id.rsplit("-", 1)[1]), "done": []}, config,
-                             durability=cmd.get("durability", "async"))
+                graph.invoke(
+                    {"order": int(thread_id.rsplit("-", 1)[1]), "done": []},
+                    config,
+                    durability=cmd.get("durability", "async"),
+                )
             else:  # not `if snap.next`: after a kill between a step's saved writes and the
                 # next checkpoint, `next` reads () although the run is not finished
                 graph.invoke(None, config, durability=cmd.get("durability", "async"))
@@ -106,6 +120,11 @@ def work(cmd: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    # import what workers import lazily, so that each forked worker starts in milliseconds
+    import langgraph.checkpoint.sqlite  # noqa: F401
+    import psycopg_pool  # noqa: F401
+    from langgraph.checkpoint.postgres import PostgresSaver  # noqa: F401
+
     for line in sys.stdin:
         cmd = json.loads(line)
         pids: list[int] = []

@@ -9,6 +9,7 @@ show every effect exactly once, matching the ledger.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -34,8 +35,13 @@ KILLS = 50
 
 class Zygote:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.reconciles: list[dict[str, Any]] = []
         self.finished: set[str] = set()
@@ -74,10 +80,8 @@ class Zygote:
             self._next("ready")  # kill during the work, not during start-up
             time.sleep(kill_after)
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         return [self._next("exit")["status"] for _ in pids]
 
     def close(self) -> None:
@@ -114,10 +118,10 @@ def _check(url: str, log_path: Path, threads: list[str]) -> None:
             assert sorted(done) == sorted(TOOLS), (t, done)
 
 
-def _crash_cycle(url: str, tmp_path: Path, seed: int) -> None:
+def _crash_cycle(url: str, tmp_path: Path, seed: int, n_threads: int, max_delay: float) -> None:
     rng = random.Random(seed)
     log_path = tmp_path / "writes.db"
-    threads = [f"order-{i}" for i in range(150)]
+    threads = [f"order-{i}" for i in range(n_threads)]
     base = {"checkpoint_url": url, "ledger_url": url, "write_log": str(log_path)}
     zygote = Zygote()
     started = time.monotonic()
@@ -126,7 +130,7 @@ def _crash_cycle(url: str, tmp_path: Path, seed: int) -> None:
         while kills < KILLS:
             rounds += 1
             todo = [t for t in threads if t not in zygote.finished]  # finished: reported
-            statuses = zygote.run({**base, "threads": todo}, kill_after=rng.uniform(0.0, 0.08))
+            statuses = zygote.run({**base, "threads": todo}, kill_after=rng.uniform(0.0, max_delay))
             kills += sum(_killed(s) for s in statuses)
             assert all(_killed(s) or s == 0 for s in statuses), statuses
             assert rounds < 3 * KILLS, "workers finish before they can be killed"
@@ -142,22 +146,29 @@ def _crash_cycle(url: str, tmp_path: Path, seed: int) -> None:
 
 
 def test_sigkill_resume_exactly_once_sqlite(tmp_path: Path) -> None:
-    _crash_cycle(f"sqlite:///{tmp_path / 'runs.db'}", tmp_path, seed=5)
+    _crash_cycle(
+        f"sqlite:///{tmp_path / 'runs.db'}", tmp_path, seed=5, n_threads=150, max_delay=0.08
+    )
 
 
 def test_sigkill_resume_exactly_once_postgres(postgres_url: str, tmp_path: Path) -> None:
-    _crash_cycle(postgres_url, tmp_path, seed=7)
+    _crash_cycle(postgres_url, tmp_path, seed=7, n_threads=60, max_delay=0.2)
 
 
 @pytest.mark.parametrize("seed", [11])
-def test_two_workers_resume_same_threads_postgres(postgres_url: str, tmp_path: Path,
-                                                  seed: int) -> None:
+def test_two_workers_resume_same_threads_postgres(
+    postgres_url: str, tmp_path: Path, seed: int
+) -> None:
     """Two processes resume the same (crashed) threads at the same time: still once."""
     rng = random.Random(seed)
     log_path = tmp_path / "writes.db"
     threads = [f"order-{i}" for i in range(40)]
-    cmd = {"checkpoint_url": postgres_url, "ledger_url": postgres_url,
-           "write_log": str(log_path), "threads": threads}
+    cmd = {
+        "checkpoint_url": postgres_url,
+        "ledger_url": postgres_url,
+        "write_log": str(log_path),
+        "threads": threads,
+    }
     zygote = Zygote()
     try:
         for _ in range(5):
