@@ -512,6 +512,15 @@ def check_readiness(
 
     Raises:
         ValueError: an unknown check name in ``require``.
+
+    Example:
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> from agentpatterns.layered import Executor, build_layered_graph
+        >>> g = build_layered_graph(decompose=lambda s: [],
+        ...                         executors=[Executor("x", lambda sub, ctx: 1)])
+        >>> report = check_readiness(g.compile(checkpointer=InMemorySaver()))
+        >>> report["responsibility_boundaries"].passed, report["state_strategy"].passed
+        (True, False)
     """
     if isinstance(require, Recommendation):
         required = _required_from(require)
