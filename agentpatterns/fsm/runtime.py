@@ -194,7 +194,7 @@ def finish(
     dst, reason, update = routed
     record = _record(spec.name, dst, step, reason, (time.perf_counter() - t0) * 1000.0)
     if entry is None:
-        out = {**update, "transitions": record}
+        out = {**update, "transitions": [record]}  # a list: the observability contract
     else:
         out = {**update, **entry, "transitions": [*entry["transitions"], record]}
     if events._listeners:  # skip building the kwargs when nobody listens (hot path)

@@ -279,3 +279,16 @@ async def test_async_and_sync_nodes_under_ainvoke() -> None:
     assert out["x"] == 1 and out["status"] == "done" and out["reason"] == "finished"
     with pytest.raises(TypeError):  # an async node has no sync form, as in LangGraph
         app.invoke({"x": 0})
+
+
+def test_node_output_carries_transition_list_for_observability() -> None:
+    m = StateMachine(S, name="m").state("a", lambda s: {"x": 1}).state("b", lambda s: None)
+    m.transition("a", "b").transition("b", "done")
+    app = m.build().compile()
+    updates = list(app.stream({"x": 0}, stream_mode="updates"))
+    by_node = {next(iter(u)): next(iter(u.values())) for u in updates}
+    assert isinstance(by_node["b"]["transitions"], list)
+    assert by_node["b"]["transitions"] == [
+        {**by_node["b"]["transitions"][0], "from": "b", "to": "done", "step": 2}
+    ]
+    assert [r["to"] for r in by_node["a"]["transitions"]] == ["a", "b"]  # entry + move
