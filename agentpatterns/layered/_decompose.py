@@ -102,12 +102,16 @@ def normalize_subtasks(raw: Any, executors: Mapping[str, Executor], *, depth: in
         try:
             if isinstance(item, Subtask):
                 sub = item
-                if not sub.id or sub.depth != depth:
+                if not sub.id or sub.depth != depth or sub.attempt != 1:
                     sub = sub.model_copy(
-                        update={"id": sub.id or f"{sub.executor}-{index}", "depth": depth}
+                        update={
+                            "id": sub.id or f"{sub.executor}-{index}",
+                            "depth": depth,
+                            "attempt": 1,
+                        }
                     )
             elif isinstance(item, Mapping):
-                data: dict[str, Any] = {**item, "depth": depth}  # type: ignore[dict-item]
+                data: dict[str, Any] = {**item, "depth": depth, "attempt": 1}  # type: ignore[dict-item]
                 if not data.get("id"):
                     data["id"] = f"{data.get('executor')}-{index}"
                 sub = Subtask.model_validate(data)
