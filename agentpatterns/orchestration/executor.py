@@ -40,7 +40,7 @@ _perf = time.perf_counter
 class ToolCall:
     """One accepted call, prepared for execution."""
 
-    __slots__ = ("args", "attempts", "config", "error", "id", "key", "spec")
+    __slots__ = ("args", "attempts", "config", "error", "id", "key", "spec", "t_end")
 
     def __init__(
         self, spec: RegisteredTool, call_id: str, args: dict[str, Any], config: RunnableConfig
@@ -49,6 +49,7 @@ class ToolCall:
         self.id = call_id
         self.args = args
         self.attempts = 0
+        self.t_end = 0.0
         self.error: BaseException | None = None
         self.key: str | None = None
         if spec.policy.side_effect:
@@ -70,9 +71,12 @@ class ToolCall:
         """Run the tool once in this thread (sync path)."""
         self.attempts += 1
         spec = self.spec
-        if spec.has_sync:
-            return spec.tool.invoke(self.args, self.config)
-        return asyncio.run(spec.tool.ainvoke(self.args, self.config))
+        try:
+            if spec.has_sync:
+                return spec.tool.invoke(self.args, self.config)
+            return asyncio.run(spec.tool.ainvoke(self.args, self.config))
+        finally:
+            self.t_end = _perf()
 
 
 def raise_fail_fast(calls: list[ToolCall | None], outcomes: list[dict[str, Any]]) -> None:
@@ -187,7 +191,9 @@ def _finish(call: ToolCall, get: Callable[[], Any], t0: float) -> dict[str, Any]
     except Exception as exc:
         call.error = exc
         return error_outcome(call.id, call.spec.name, exc, call.attempts, _perf() - t0)
-    return ok_outcome(call.id, call.spec.name, output, call.attempts, _perf() - t0)
+    # elapsed until the tool returned (not until this thread got round to collecting it)
+    end = call.t_end or _perf()
+    return ok_outcome(call.id, call.spec.name, output, call.attempts, end - t0)
 
 
 def run_calls(

@@ -237,6 +237,9 @@ def test_aggregator_keeps_call_order_and_pluggable_merge() -> None:
     state |= tool_selector(reg)(state)
     state |= tool_executor(reg)(state)
     assert [o["name"] for o in state["tool_outcomes"]] == ["t0", "t1", "t2"]
+    elapsed = [o["elapsed_ms"] for o in state["tool_outcomes"]]
+    assert elapsed[0] >= 150 and elapsed[2] >= 100  # time until each call returned...
+    assert elapsed[1] < elapsed[2] < elapsed[0]  # ...not until it was collected
     merged = tool_aggregator(merge=lambda s, o: {"values": [x["output"] for x in o]})(state)
     assert merged["values"] == [0, 1, 2]
     assert [r["name"] for r in merged["tool_results"]] == ["t0", "t1", "t2"]
