@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,13 +60,26 @@ def _thread_id(config: RunnableConfig) -> str:
     return str(thread_id)
 
 
-def _pick(history: Iterable[StateSnapshot], to: Target, thread_id: str) -> StateSnapshot:
+def _pick(history: list[StateSnapshot], to: Target, thread_id: str) -> StateSnapshot:
     for snap in history:  # newest first
         checkpoint_id = snap.config.get("configurable", {}).get("checkpoint_id")
         if (checkpoint_id == to) if isinstance(to, str) else to(snap):
             return snap
     what = f"checkpoint {to!r}" if isinstance(to, str) else f"a checkpoint matching {to!r}"
     raise RollbackError(f"cannot roll back thread {thread_id!r}: no {what}", node=thread_id)
+
+
+def _origin(history: list[StateSnapshot], snap: StateSnapshot) -> StateSnapshot:
+    """A fork made by an earlier rollback stands for the checkpoint it copied: same parent,
+    not itself a fork. Effects are compared with the original's time."""
+    if (snap.metadata or {}).get("source") != "fork":
+        return snap
+    parent = (snap.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+    for other in reversed(history):  # oldest first: the original precedes its copies
+        other_parent = (other.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+        if other_parent == parent and (other.metadata or {}).get("source") != "fork":
+            return other
+    return snap
 
 
 def _after(ledger: EffectLedger | None, thread_id: str, snap: StateSnapshot) -> list[Effect]:
@@ -142,8 +155,9 @@ def rollback(
     """
     thread_id = _thread_id(config)
     base: RunnableConfig = {"configurable": {"thread_id": thread_id, **_ns(config)}}
-    snap = _pick(graph.get_state_history(base), to, thread_id)
-    effects = _after(ledger, thread_id, snap)
+    history = list(graph.get_state_history(base))
+    snap = _pick(history, to, thread_id)
+    effects = _after(ledger, thread_id, _origin(history, snap))
     new_config = graph.update_state(snap.config, None, as_node="__copy__")
     done = 0
     for i, effect in enumerate(effects):
@@ -176,7 +190,7 @@ async def arollback(
     base: RunnableConfig = {"configurable": {"thread_id": thread_id, **_ns(config)}}
     history = [s async for s in graph.aget_state_history(base)]
     snap = _pick(history, to, thread_id)
-    effects = await asyncio.to_thread(_after, ledger, thread_id, snap)
+    effects = await asyncio.to_thread(_after, ledger, thread_id, _origin(history, snap))
     new_config = await graph.aupdate_state(snap.config, None, as_node="__copy__")
     done = 0
     for i, effect in enumerate(effects):
