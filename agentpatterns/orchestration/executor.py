@@ -17,8 +17,10 @@ import asyncio
 import contextvars
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import thread as _cf_thread
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
@@ -329,12 +331,43 @@ async def arun_calls(calls: list[ToolCall], ledger: EffectLedger | None) -> list
 # --------------------------------------------------------------------------- engine
 
 
+class _DaemonPool(ThreadPoolExecutor):
+    """A ThreadPoolExecutor whose workers are daemon threads that are not joined at exit.
+
+    A timed-out sync tool may hang for ever; with the standard pool the interpreter would
+    wait for it at exit. Relies on ``concurrent.futures.thread`` internals (CPython 3.11+).
+    """
+
+    def _adjust_thread_count(self) -> None:
+        if self._idle_semaphore.acquire(timeout=0):
+            return
+
+        def weakref_cb(_: Any, q: Any = self._work_queue) -> None:
+            q.put(None)
+
+        if len(self._threads) < self._max_workers:
+            t = threading.Thread(
+                name=f"{self._thread_name_prefix}_{len(self._threads)}",
+                target=_cf_thread._worker,  # type: ignore[attr-defined]
+                args=(
+                    weakref.ref(self, weakref_cb),
+                    self._work_queue,
+                    self._initializer,  # type: ignore[attr-defined]
+                    self._initargs,  # type: ignore[attr-defined]
+                ),
+                daemon=True,
+            )
+            t.start()
+            self._threads.add(t)  # type: ignore[attr-defined]
+
+
 class Executor:
     """Runs a selection (see ``select_calls``) to outcomes; shared by the executor nodes.
 
-    Owns the worker pools (created on first use, ``max_workers`` threads each: one for tool
-    bodies, one driving guarded calls so that a guard waiting for an attempt never holds a
-    worker the attempt needs).
+    Owns the worker pools (created on first use, ``max_workers`` daemon threads each: one for
+    tool bodies, one driving guarded calls so that a guard waiting for an attempt never holds
+    a worker the attempt needs). Daemon workers do not hold up interpreter exit when a
+    timed-out tool never returns.
     """
 
     def __init__(
@@ -354,7 +387,7 @@ class Executor:
             with self._lock:
                 pool = self.pools.get(kind)
                 if pool is None:
-                    pool = self.pools[kind] = ThreadPoolExecutor(
+                    pool = self.pools[kind] = _DaemonPool(
                         self.max_workers, thread_name_prefix=f"agentpatterns-{kind}"
                     )
         return pool

@@ -320,3 +320,32 @@ def test_marker_and_sync_async_node_surface() -> None:
     assert tool_selector(reg).__agentpatterns__["tool_node"] == "selector"
     assert tool_aggregator().__agentpatterns__["tool_node"] == "aggregator"
     assert node({"messages": []}) == {"tool_outcomes": []}
+
+
+HUNG_SCRIPT = """
+import time
+from agentpatterns.orchestration import ToolPolicy, ToolRegistry, tool_executor
+
+def hang(x: int) -> int:
+    '''Never returns in time.'''
+    time.sleep(60)
+    return x
+
+reg = ToolRegistry()
+reg.register(hang, policy=ToolPolicy(timeout=0.1))
+out = tool_executor(reg)({"plan": [{"name": "hang", "args": {"x": 1}, "id": "h"}]})
+print(out["tool_outcomes"][0]["error_type"])
+"""
+
+
+def test_hung_timed_out_tool_does_not_block_interpreter_exit() -> None:
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", HUNG_SCRIPT], capture_output=True, text=True, timeout=50
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "StepTimeoutError"
+    assert time.perf_counter() - t0 < 30  # not the tool's 60 s
