@@ -83,6 +83,13 @@ def add_tool_orchestration(
         max_workers: Thread pool size of the executor (sync graphs).
         fused: Mount one ``tool_step`` node named ``prefix`` instead of three nodes.
 
+    State:
+        Reads ``messages_key`` (or ``plan_key``). Writes ``ToolMessage``\ s to
+        ``messages_key``; appends to ``tool_results`` and ``tool_refusals`` (channels added
+        with an append reducer unless your schema declares them; declare them in your state
+        schema to get them in the graph's output); uses the scratch channels
+        ``tool_selection`` / ``tool_outcomes`` (three-node mount only, cleared every round).
+
     Returns:
         The same builder, for chaining.
 

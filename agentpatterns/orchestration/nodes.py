@@ -156,6 +156,11 @@ def tool_selector(
     Refused calls stay in the selection (marked) so that they get an error result in call
     order, and are recorded in ``refusals_key``.
 
+    State:
+        Reads ``plan_key`` (if non-empty) else the last message of ``messages_key`` (its
+        ``tool_calls``). Writes ``selection_key`` (``[{"id", "name", "args", "refusal"}]``)
+        and appends ``{"id", "name", "agent", "error_type", "message"}`` to ``refusals_key``.
+
     Example:
         >>> from agentpatterns.orchestration import ToolRegistry, tool_selector
         >>> sel = tool_selector(ToolRegistry())({"plan": [{"name": "rm", "args": {}, "id": "1"}]})
@@ -198,6 +203,10 @@ def tool_executor(
     only for tools whose policy is ``fail_fast``. Tools with ``retry``/``breaker``/
     ``fallback``/``side_effect`` run through ``agentpatterns.resilience.guard``. If the
     state has no selection (no selector upstream) the executor selects by itself.
+
+    State:
+        Reads ``selection_key`` (or, without a selector upstream, ``plan_key`` /
+        ``messages_key``). Writes ``outcomes_key``: one outcome per call, in call order.
 
     Args:
         registry: Where the tools and policies are.
@@ -273,8 +282,11 @@ def tool_aggregator(
             or refused calls). Each outcome is ``{"id", "name", "ok", "content", "output",
             "error_type", "error", "attempts", "elapsed_ms"}``.
 
-    Always appends ``{"id", "name", "ok", "error_type", "error", "attempts", "elapsed_ms"}``
-    per call to ``results_key`` (for evals) and clears the selection and outcomes.
+    State:
+        Reads ``outcomes_key``. Writes what ``merge`` returns (default: ``ToolMessage``\ s
+        appended to ``messages_key``), appends ``{"id", "name", "ok", "error_type", "error",
+        "attempts", "elapsed_ms"}`` per call to ``results_key`` (for evals) and clears
+        ``selection_key`` and ``outcomes_key``.
 
     Example:
         >>> from agentpatterns.orchestration import tool_aggregator
@@ -321,6 +333,10 @@ def tool_step(
     Same behaviour and state updates as the three nodes in a row, minus ``tool_selection`` /
     ``tool_outcomes``; saves LangGraph two supersteps per tool round. Used by
     ``add_tool_orchestration(..., fused=True)``.
+
+    State:
+        Reads ``plan_key`` / ``messages_key``; writes the merge's keys (default
+        ``messages_key``), appends to ``results_key`` and ``refusals_key``.
 
     Example:
         >>> from agentpatterns.orchestration import ToolRegistry, tool_step
