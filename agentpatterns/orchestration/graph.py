@@ -84,7 +84,7 @@ def add_tool_orchestration(
         fused: Mount one ``tool_step`` node named ``prefix`` instead of three nodes.
 
     State:
-        Reads ``messages_key`` (or ``plan_key``). Writes ``ToolMessage``\ s to
+        Reads ``messages_key`` (or ``plan_key``). Writes ``ToolMessage`` objects to
         ``messages_key``; appends to ``tool_results`` and ``tool_refusals`` (channels added
         with an append reducer unless your schema declares them; declare them in your state
         schema to get them in the graph's output); uses the scratch channels

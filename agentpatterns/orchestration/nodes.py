@@ -283,7 +283,7 @@ def tool_aggregator(
             "error_type", "error", "attempts", "elapsed_ms"}``.
 
     State:
-        Reads ``outcomes_key``. Writes what ``merge`` returns (default: ``ToolMessage``\ s
+        Reads ``outcomes_key``. Writes what ``merge`` returns (default: ``ToolMessage`` objects
         appended to ``messages_key``), appends ``{"id", "name", "ok", "error_type", "error",
         "attempts", "elapsed_ms"}`` per call to ``results_key`` (for evals) and clears
         ``selection_key`` and ``outcomes_key``.
