@@ -1,0 +1,228 @@
+"""Figure 9: throughput, threads completed per second, on SQLite and PostgreSQL.
+
+The trivial 10-node graph (``bench.common.raw_chain``, async nodes) runs as many threads as
+it can for a fixed window with ``C`` asyncio tasks in flight (C = 1, 8, 64), each thread a
+fresh ``thread_id`` and a full ``ainvoke`` (12 checkpoints written, default "async"
+durability). Baseline: the graph hand-written in raw LangGraph. Candidate: the same graph
+built with ``agentpatterns.fsm.StateMachine``. Both run on the same saver
+(``open_checkpointer``: SQLite file in WAL mode / a PostgreSQL pool sized for C), windows
+interleaved raw, fsm, fsm, raw ... and the median of each side is reported.
+Ratio = candidate / baseline threads per second (higher is better; the target mirrors
+the builder's <= 1.05x time overhead).
+
+Multi-process: two worker processes sharing one PostgreSQL database, each with C=8, against
+one worker process with C=16 (same total concurrency), started on a common wall-clock
+instant; ratio = 2 processes / 1 process.
+
+Run alone: ``python -m bench --only throughput`` (or ``--quick``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Target,
+    astep,
+    fsm_chain,
+    postgres_database,
+    raw_chain,
+    result,
+    run_async,
+    unavailable,
+)
+
+FIGURE = 9
+CONCURRENCY = (1, 8, 64)
+BUILDER_TARGET = Target(">=", 0.95)  # threads/s ratio; = time overhead <= 1.05x
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def graphs() -> dict[str, Any]:
+    """``{"raw": StateGraph, "fsm": StateGraph}`` (fsm missing while the pattern is absent)."""
+    out = {"raw": raw_chain(astep)}
+    fsm = fsm_chain(astep)
+    if fsm is not None:
+        out["fsm"] = fsm
+    return out
+
+
+async def window(app: Any, concurrency: int, seconds: float) -> float:
+    """Threads completed per second by ``concurrency`` tasks during ``seconds``."""
+    count, elapsed = await counted_window(app, concurrency, seconds)
+    return count / elapsed
+
+
+async def counted_window(app: Any, concurrency: int, seconds: float) -> tuple[int, float]:
+    """(threads completed, seconds elapsed) of ``concurrency`` tasks started now, each
+    starting new threads until ``seconds`` have passed (the last ones finish after)."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            out = await app.ainvoke({"x": 0}, {"configurable": {"thread_id": uuid.uuid4().hex}})
+            assert out["x"] == 10, out
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done, time.perf_counter() - start
+
+
+async def measure_backend(
+    url: str, seconds: float, repeats: int
+) -> dict[tuple[str, int], list[float]]:
+    """``{(graph, concurrency): [threads/s per window]}`` on the store at ``url``."""
+    from agentpatterns.checkpoint import open_checkpointer
+
+    samples: dict[tuple[str, int], list[float]] = {}
+    async with open_checkpointer(url, pool_size=max(CONCURRENCY)) as saver:
+        apps = {name: g.compile(checkpointer=saver) for name, g in graphs().items()}
+        for app in apps.values():  # warm-up: tables, caches, pool connections
+            await window(app, 8, min(seconds, 0.3))
+        for c in CONCURRENCY:
+            order = list(apps)
+            for i in range(repeats):
+                for name in order if i % 2 == 0 else reversed(order):
+                    samples.setdefault((name, c), []).append(await window(apps[name], c, seconds))
+    return samples
+
+
+def backend_rows(
+    backend: str, samples: dict[tuple[str, int], list[float]], seconds: float
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for c in CONCURRENCY:
+        raw = statistics.median(samples[("raw", c)])
+        n = len(samples[("raw", c)])
+        how = f"median of {n} windows of {seconds:g} s, interleaved; async savers"
+        if ("fsm", c) in samples:
+            fsm = statistics.median(samples[("fsm", c)])
+            rows.append(
+                result(
+                    f"{backend} C={c}: StateMachine vs raw",
+                    FIGURE,
+                    fsm,
+                    "threads/s",
+                    baseline=raw,
+                    target=BUILDER_TARGET,
+                    notes=how,
+                    samples=samples[("fsm", c)],
+                    baseline_samples=samples[("raw", c)],
+                )
+            )
+        else:
+            rows.append(
+                result(
+                    f"{backend} C={c}: raw LangGraph",
+                    FIGURE,
+                    raw,
+                    "threads/s",
+                    notes=how + "; StateMachine not available yet",
+                    samples=samples[("raw", c)],
+                )
+            )
+    return rows
+
+
+# --- multi-process ------------------------------------------------------------------------
+def _spawn(url: str, graph: str, concurrency: int, start_at: float, seconds: float) -> Any:
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.bench_throughput",
+        json.dumps(
+            {"url": url, "graph": graph, "c": concurrency, "start": start_at, "seconds": seconds}
+        ),
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def processes_run(url: str, graph: str, procs: int, per_proc: int, seconds: float) -> float:
+    """Threads/s of ``procs`` worker processes with ``per_proc`` tasks each, all measuring
+    the same wall-clock window."""
+    start_at = time.time() + 4.0  # room for interpreter start, imports and warm-up
+    workers = [_spawn(url, graph, per_proc, start_at, seconds) for _ in range(procs)]
+    reports = []
+    for proc in workers:
+        out, _ = proc.communicate(timeout=seconds + 60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"throughput worker exited with {proc.returncode}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    late = [r for r in reports if r["late_s"] > 0.05]
+    if late:
+        raise RuntimeError(f"worker(s) not ready at the start instant: {late}")
+    return sum(r["count"] for r in reports) / max(r["elapsed"] for r in reports)
+
+
+def multiprocess_rows(url: str, seconds: float, repeats: int) -> list[dict[str, Any]]:
+    graph = "fsm" if "fsm" in graphs() else "raw"
+    one: list[float] = []
+    two: list[float] = []
+    for i in range(repeats):
+        pair = [(one, 1, 16), (two, 2, 8)]
+        for bucket, procs, per in pair if i % 2 == 0 else reversed(pair):
+            bucket.append(processes_run(url, graph, procs, per, seconds))
+    return [
+        result(
+            f"postgres 2 processes x C=8 vs 1 process x C=16 ({graph} graph)",
+            FIGURE,
+            statistics.median(two),
+            "threads/s",
+            baseline=statistics.median(one),
+            notes=(
+                f"same database, same total concurrency, common {seconds:g} s window; "
+                f"median of {repeats}; ratio = 2 processes / 1 process (the server runs on "
+                f"the same {os.cpu_count()} CPUs)"
+            ),
+            samples=two,
+            baseline_samples=one,
+        )
+    ]
+
+
+async def _worker_main(spec: dict[str, Any]) -> dict[str, Any]:
+    from agentpatterns.checkpoint import open_checkpointer
+
+    async with open_checkpointer(spec["url"], pool_size=spec["c"]) as saver:
+        app = graphs()[spec["graph"]].compile(checkpointer=saver)
+        await window(app, spec["c"], 0.2)  # warm-up
+        late = time.time() - spec["start"]
+        if late < 0:
+            await asyncio.sleep(-late)
+        count, elapsed = await counted_window(app, spec["c"], spec["seconds"])
+    return {"count": count, "elapsed": elapsed, "late_s": max(late, 0.0)}
+
+
+# --- entry --------------------------------------------------------------------------------
+def run(quick: bool) -> list[dict[str, Any]]:
+    seconds, repeats = (0.15, 1) if quick else (1.5, 3)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-tp-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'tp.db'}"
+        rows += backend_rows("sqlite", run_async(measure_backend(url, seconds, repeats)), seconds)
+    pg = postgres_database("tp")
+    if pg is None:
+        rows.append(unavailable("postgres throughput", FIGURE, "PostgreSQL not available here"))
+        return rows
+    rows += backend_rows("postgres", run_async(measure_backend(pg, seconds, repeats)), seconds)
+    mp_url = postgres_database("tpmp")
+    assert mp_url is not None
+    rows += multiprocess_rows(mp_url, 1.0 if quick else 3.0, 1 if quick else 2)
+    return rows
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_async(_worker_main(json.loads(sys.argv[1])))))
