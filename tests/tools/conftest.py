@@ -28,6 +28,14 @@ def db(tau2_dir: Path) -> dict[str, Any]:
     return json.loads((tau2_dir / "db.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="session")
+def replays(tau2_dir: Path) -> list[Any]:
+    """The fault-free replay of every task (``tools.retail.replay``), computed once."""
+    from tools.retail import load_tasks, replay
+
+    return [replay(task) for task in load_tasks()]
+
+
 @pytest.fixture
 def store(tau2_dir: Path, tmp_path: Path) -> Iterator[Any]:
     """A fresh retail store in its own SQLite file (a copy of the session template)."""

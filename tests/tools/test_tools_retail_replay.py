@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tools.retail import RetailStore, load_tasks, replay, split_ids
 
 #: The ground-truth actions that fail on purpose (τ² README: 18), by action id.
@@ -30,11 +28,6 @@ DESIGNED_FAILURES = {
     "64_6",  # exchange on an order that is no longer delivered
     "106_0",  # gift card cannot cover the exchange's price difference
 }
-
-
-@pytest.fixture(scope="module")
-def replays(tau2_dir: Path) -> list[Any]:
-    return [replay(task) for task in load_tasks()]
 
 
 def test_all_tasks_replay_with_exactly_the_designed_domain_errors(replays: list[Any]) -> None:

@@ -77,13 +77,26 @@ CREATE INDEX write_log_business ON write_log(tool, business_key);
 """
 
 
+def _row_text(table: str, key: str, columns: str) -> str:
+    """One text per row: the columns joined by the unit separator (SQLite does the work)."""
+    joined = " || char(31) || ".join(columns.split(", "))
+    return f"SELECT {joined} FROM {table} ORDER BY {key}"
+
+
+#: Queries whose rows (one text each, in key order) make up the state hash.
 HASH_QUERIES = (
-    "SELECT product_id, name FROM products ORDER BY product_id",
-    "SELECT item_id, product_id, seq, options, available, price FROM variants ORDER BY item_id",
-    "SELECT user_id, first_name, last_name, email, address, payment_methods, orders FROM users"
-    " ORDER BY user_id",
-    "SELECT order_id, user_id, status, address, items, fulfillments, payment_history, extra"
-    " FROM orders ORDER BY order_id",
+    _row_text("products", "product_id", "product_id, name"),
+    _row_text("variants", "item_id", "item_id, product_id, seq, options, available, price"),
+    _row_text(
+        "users",
+        "user_id",
+        "user_id, first_name, last_name, email, address, payment_methods, orders",
+    ),
+    _row_text(
+        "orders",
+        "order_id",
+        "order_id, user_id, status, address, items, fulfillments, payment_history, extra",
+    ),
 )
 
 

@@ -262,7 +262,9 @@ class RetailStore:
         digest = hashlib.sha256()
         for sql in HASH_QUERIES:
             digest.update(sql.encode())
-            digest.update(json.dumps(self.query(sql), ensure_ascii=False).encode())
+            rows = self.query(sql)
+            digest.update(f"\x1d{len(rows)}\x1d".encode())
+            digest.update("\x1e".join([r[0] for r in rows]).encode())
         return digest.hexdigest()
 
     # -- write log and compensation -------------------------------------------------------

@@ -32,6 +32,7 @@ from tools.retail.writes import WRITES
 
 if TYPE_CHECKING:
     from agentpatterns.orchestration import ToolPolicy, ToolRegistry
+    from agentpatterns.resilience import Retry
 
 __all__ = [
     "READ_TOOLS",
@@ -123,6 +124,9 @@ def register_retail_tools(
     store: RetailStore,
     *,
     policy_overrides: Mapping[str, ToolPolicy] | None = None,
+    wrap: Callable[[BaseTool], BaseTool] | None = None,
+    retry: Retry | None = None,
+    timeout: float | None = None,
 ) -> list[str]:
     """Register the 16 retail tools with policies and per-agent grants.
 
@@ -135,6 +139,11 @@ def register_retail_tools(
         registry: An ``agentpatterns.orchestration.ToolRegistry``.
         store: The store the tools work on.
         policy_overrides: tool name -> ``ToolPolicy`` replacing the default one.
+        retry: A ``resilience.Retry`` put on every default policy (reads and writes).
+        timeout: Per-call timeout (s) put on every default policy.
+        wrap: Applied to each tool before registration, e.g.
+            ``agentpatterns.testing.faults.FaultInjector(seed, ...).wrap`` (it must keep the
+            tool's name).
 
     Returns:
         The registered tool names.
@@ -153,14 +162,17 @@ def register_retail_tools(
     for tool in tools(store):
         if tool.name in WRITE_TOOLS:
             default = ToolPolicy(
+                timeout=timeout,
+                retry=retry,
                 side_effect=True,
                 compensate=compensation(store, tool.name),
                 reconcile=reconciler(store, tool.name),
             )
             agents = WRITE_AGENTS
         else:
-            default, agents = ToolPolicy(), READ_AGENTS
-        registry.register(tool, policy=overrides.get(tool.name, default), agents=agents)
+            default, agents = ToolPolicy(timeout=timeout, retry=retry), READ_AGENTS
+        registered = tool if wrap is None else wrap(tool)
+        registry.register(registered, policy=overrides.get(tool.name, default), agents=agents)
         names.append(tool.name)
     return names
 
