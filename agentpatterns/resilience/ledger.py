@@ -48,6 +48,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
+from pydantic import BaseModel
+
 from agentpatterns.errors import EffectInDoubtError
 from agentpatterns.events import emit
 from agentpatterns.resilience._ledger_store import (
@@ -63,26 +66,30 @@ _HOST = socket.gethostname()
 _PROCESS_TOKEN = uuid.uuid4().hex[:12]
 
 
+_owner_cache: tuple[int, str] = (0, "")
+
+
 def _owner() -> str:
-    return f"{_HOST}|{os.getpid()}|{_PROCESS_TOKEN}"
+    global _owner_cache
+    pid = os.getpid()
+    if _owner_cache[0] != pid:  # recomputed in a forked child
+        _owner_cache = (pid, f"{_HOST}|{pid}|{_PROCESS_TOKEN}")
+    return _owner_cache[1]
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    return str(obj)
 
 
 def dumps_value(value: Any) -> str:
     """JSON for a stored result (messages and pydantic models handled)."""
-    from langchain_core.messages import BaseMessage, message_to_dict
-    from pydantic import BaseModel
-
     if isinstance(value, BaseMessage):
         return json.dumps({"__lc_message__": message_to_dict(value)}, default=str)
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
-
-    def default(obj: Any) -> Any:
-        if isinstance(obj, BaseModel):
-            return obj.model_dump(mode="json")
-        return str(obj)
-
-    return json.dumps(value, default=default)
+    return json.dumps(value, default=_default)
 
 
 def loads_value(text: str | None) -> Any:
@@ -90,8 +97,6 @@ def loads_value(text: str | None) -> Any:
         return None
     value = json.loads(text)
     if isinstance(value, dict) and "__lc_message__" in value:
-        from langchain_core.messages import messages_from_dict
-
         return messages_from_dict([value["__lc_message__"]])[0]
     return value
 
