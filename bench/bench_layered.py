@@ -65,14 +65,14 @@ class RawState(TypedDict, total=False):
 def raw_send_graph(record: bool = False) -> Any:
     """The same layer written by hand: plan, Send with filtered context, work, merge.
 
-    ``record=True`` also writes what the layered graph records (hand-off time and status,
-    layer depth), so the ratio against it isolates the builder's own cost.
+    ``record=True`` also writes what the layered graph records (hand-off records, layer
+    depth), so the ratio against it isolates the builder's own cost.
     """
 
     def orchestrator(state: RawState) -> dict[str, Any]:
         update: dict[str, Any] = {"subtasks": _plan(dict(state))}
         if record:
-            update |= {"status": "running", "layer_depth": 1}
+            update["layer_depth"] = 1
         return update
 
     def fan_out(state: RawState) -> list[Send]:
@@ -90,7 +90,7 @@ def raw_send_graph(record: bool = False) -> Any:
         return update
 
     def merge(state: RawState) -> dict[str, Any]:
-        return {"status": "done", "reason": None} if record else {"status": "done"}
+        return {"status": "done"}
 
     b = StateGraph(RawState)
     b.add_node("orchestrator", orchestrator)

@@ -132,7 +132,13 @@ class LayerRuntime:
 
     def _plan(self, state: Mapping[str, Any], raw: Any, frame: LayerFrame) -> dict[str, Any]:
         subtasks = normalize_subtasks(raw, self.executors, depth=frame.depth + 1)
-        update = {"subtasks": subtasks, "layer_depth": frame.depth, "status": "running"}
+        update: dict[str, Any] = {"subtasks": subtasks}
+        if state.get("layer_depth") != frame.depth:
+            update["layer_depth"] = frame.depth
+        if state.get("status") is not None:  # a previous task on this thread
+            update["status"] = "running"
+        if state.get("reason") is not None:
+            update["reason"] = None
         return _reset(state, update)
 
     def _failed(
@@ -345,7 +351,7 @@ class LayerRuntime:
         failures = state.get("failures") or {}
         failed = [s.id for s in subtasks if s.id in failures]
         if not failed:
-            return {"status": "done", "reason": None}
+            return {"status": "done"}
         detail = "; ".join(
             f"{i} ({failures[i]['error_type']}: {failures[i]['message']})" for i in failed
         )
