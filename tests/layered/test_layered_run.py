@@ -394,3 +394,27 @@ def test_runnable_executor_gets_context_and_inputs() -> None:
         context_keys=("user",),
     ).compile()
     assert g.invoke({"task": 0, "user": "ann"})["results"] == {"r": "ann:x"}
+
+
+class _StructuredFake(GenericFakeChatModel):
+    """A fake chat model whose structured output returns a ready SubtaskPlan."""
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        seen_prompts.append(schema.__name__)
+        return RunnableLambda(
+            lambda messages: schema(subtasks=[Subtask(id="m", executor="x", inputs={"v": 4})])
+        )
+
+
+seen_prompts: list[str] = []
+
+
+def test_chat_model_structured_output_and_fenced_json() -> None:
+    execs = [Executor("x", lambda sub, ctx: sub.inputs["v"] * 10)]
+    model = _StructuredFake(messages=iter([]))
+    out = build_layered_graph(decompose=model, executors=execs).compile().invoke({"task": "t"})
+    assert out["results"] == {"m": 40} and seen_prompts == ["SubtaskPlan"]
+    fenced = '```json\n{"subtasks": [{"id": "f", "executor": "x", "inputs": {"v": 1}}]}\n```'
+    fake = GenericFakeChatModel(messages=iter([AIMessage(content=fenced)]))
+    out = build_layered_graph(decompose=fake, executors=execs).compile().invoke({"task": {"a": 1}})
+    assert out["results"] == {"f": 10}
