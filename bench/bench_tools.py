@@ -27,8 +27,22 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
-from agentpatterns.orchestration import ToolPolicy, ToolRegistry, add_tool_orchestration
-from bench.common import Target, ainterleaved, compare, interleaved, run_async
+from agentpatterns.orchestration import (
+    ToolPolicy,
+    ToolRegistry,
+    add_tool_orchestration,
+    select_calls,
+)
+from bench.common import (
+    Samples,
+    Target,
+    ainterleaved,
+    compare,
+    interleaved,
+    measure,
+    result,
+    run_async,
+)
 
 N_TOOLS = 5
 
@@ -95,6 +109,28 @@ def _check(base: Any, cand: Any) -> None:
     assert [(m.content, m.tool_call_id) for m in a[2:]] == [
         (m.content, m.tool_call_id) for m in b[2:]
     ], "the two graphs must produce the same tool messages"
+
+
+def _cpu_interleaved(base: Any, cand: Any, inp: Any, *, repeats: int, inner: int) -> Any:
+    def timed(g: Any) -> float:
+        t = time.process_time()
+        for _ in range(inner):
+            g.invoke(inp)
+        return (time.process_time() - t) / inner
+
+    for _ in range(5):
+        base.invoke(inp)
+        cand.invoke(inp)
+    b: list[float] = []
+    c: list[float] = []
+    for i in range(repeats):
+        if i % 2 == 0:
+            b.append(timed(base))
+            c.append(timed(cand))
+        else:
+            c.append(timed(cand))
+            b.append(timed(base))
+    return Samples(b), Samples(c)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
@@ -172,6 +208,39 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             notes="what the per-call timeout and concurrency limit cost (ToolNode has neither)",
         )
     )
+    tools = make_tools(0.0)
+    base = baseline_graph(tools)
+    for fused in (False, True):
+        cand = candidate_graph(tools, fused=fused)
+        b_cpu, c_cpu = _cpu_interleaved(base, cand, inp, repeats=repeats, inner=inner)
+        mount = "fused tool_step" if fused else "select/execute/aggregate"
+        rows.append(
+            compare(
+                f"{N_TOOLS} trivial tools/step, sync, CPU time, {mount} vs ToolNode",
+                4,
+                b_cpu,
+                c_cpu,
+                unit="ms",
+                target=Target("<=", 1.15) if fused else None,
+                notes="process CPU time (all threads) per step: robust to other load on the box",
+            )
+        )
+    reg = ToolRegistry()
+    for t in tools:
+        reg.register(t)
+    state = {"messages": [CALLS]}
+    sel = measure(
+        lambda: select_calls(reg, "default", state, {}), warmup=50, repeats=repeats, inner=200
+    )
+    rows.append(
+        result(
+            "selection cost per call (existence, permission, argument contract, size)",
+            4,
+            sel.median / N_TOOLS * 1e6,
+            "us",
+            notes="select_calls on 5 calls, divided by 5",
+        )
+    )
     return rows
 
 
@@ -180,6 +249,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     for row in run(args.quick):
+        if row["baseline"] is None:
+            print(f"{row['name']}: {row['value']:.1f} {row['unit']}")
+            continue
         print(
             f"{row['name']}: ToolNode {row['baseline']:.3f} ms, ours {row['value']:.3f} ms, "
             f"ratio {row['ratio']:.2f}x"
