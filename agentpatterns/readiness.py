@@ -284,7 +284,8 @@ def _tool_nodes(f: GraphFacts) -> list[NodeFacts]:
     return [
         n
         for n in f.nodes
-        if n.markers.get("tool_node") == "executor" or n.markers.get("layer_role") == "executor"
+        if n.markers.get("tool_node") in ("executor", "step")
+        or n.markers.get("layer_role") == "executor"
     ]
 
 
