@@ -256,3 +256,15 @@ def test_reconcile_finds_a_committed_write_and_only_that(
         changed["status"] = "processed"
         tx.save_order(changed)
     assert reconcile(args) is None
+
+
+def test_reset_restores_a_fresh_store(rtools: Tools, store: Any, find: Any) -> None:
+    fresh = store.state_hash()
+    order = find.paid_by("pending", "paypal")
+    rtools["cancel_pending_order"].invoke(
+        {"order_id": order["order_id"], "reason": "no longer needed"}
+    )
+    assert store.state_hash() != fresh
+    store.reset()
+    assert store.state_hash() == fresh and store.write_log() == []
+    assert rtools["get_order_details"].invoke({"order_id": order["order_id"]}) == order

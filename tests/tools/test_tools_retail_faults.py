@@ -25,16 +25,16 @@ def test_faulty_run_matches_fault_free_replay(replays: list[Any]) -> None:
     from tenacity import stop_after_attempt, wait_none
 
     retry = resilience.Retry(stop=stop_after_attempt(25), wait=wait_none(), budget=None)
-    injected: Counter[str] = Counter()
+    injector = faults.FaultInjector(
+        2024, transient_rate=0.15, timeout_rate=0.1, lost_response_rate=0.15
+    )
     duplicates = misreported = 0
-    for task, expected in zip(load_tasks(), replays, strict=True):
-        injector = faults.FaultInjector(
-            int(task["id"]), transient_rate=0.15, timeout_rate=0.1, lost_response_rate=0.15
-        )
-        with RetailStore("memory:") as store:
-            registry = orchestration.ToolRegistry()
-            register_retail_tools(registry, store, retry=retry, wrap=injector.wrap)
-            execute = orchestration.tool_executor(registry, agent="writer")
+    with RetailStore("memory:") as store:
+        registry = orchestration.ToolRegistry()
+        register_retail_tools(registry, store, retry=retry, wrap=injector.wrap)
+        execute = orchestration.tool_executor(registry, agent="writer")
+        for task, expected in zip(load_tasks(), replays, strict=True):
+            store.reset()
             config = {"configurable": {"thread_id": f"task-{task['id']}"}}
             for action in task_actions(task):
                 call = {
@@ -51,7 +51,7 @@ def test_faulty_run_matches_fault_free_replay(replays: list[Any]) -> None:
             keys = Counter(r["effect_key"] for r in store.write_log())
             duplicates += sum(n - 1 for n in keys.values())
             assert sum(keys.values()) == expected.writes
-        injected.update(injector.counts)
+    injected = injector.counts
     print(
         f"\nfaults injected over 114 tasks: {dict(injected)}; duplicated writes {duplicates}, "
         f"misreported writes {misreported}"

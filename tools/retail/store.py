@@ -106,20 +106,31 @@ class RetailStore:
             target = ":memory:" if url.kind == "memory" else url.path
         self.path = target
         self._lock = threading.RLock()
-        source = template(data_dir(data) / "db.json")
+        self._source = source = template(data_dir(data) / "db.json")
         if target == ":memory:":
             self._conn = sqlite_connect(":memory:")
-            src = sqlite3.connect(source)
-            try:
-                src.backup(self._conn)
-            finally:
-                src.close()
+            self._restore()
         else:
             if not Path(target).exists():
                 tmp = f"{target}.{os.getpid()}.tmp"
                 shutil.copyfile(source, tmp)
                 os.replace(tmp, target)
             self._conn = sqlite_connect(target)
+
+    def _restore(self) -> None:
+        src = sqlite3.connect(self._source)
+        try:
+            src.backup(self._conn)
+        finally:
+            src.close()
+
+    def reset(self) -> None:
+        """Back to a fresh copy of ``db.json`` (write log emptied); the connection stays.
+
+        Lets one set of tools (and one tool registry) serve many episodes.
+        """
+        with self._lock:
+            self._restore()
 
     # -- plumbing -----------------------------------------------------------------------
     def close(self) -> None:
