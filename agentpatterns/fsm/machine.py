@@ -308,10 +308,10 @@ def _input_schemas(schema: type[Any]) -> tuple[type[Any], type[Any]]:
     """
     hints = get_type_hints(schema, include_extras=True)
     keep = {k: v for k, v in hints.items() if k not in SUMMARY_KEYS}
-    node_input: Any = TypedDict(f"{schema.__name__}NodeInput", keep, total=False)  # type: ignore[misc]
-    log_hint = hints["transitions"]
-    term: Any = TypedDict(  # type: ignore[misc]
-        f"{schema.__name__}TerminalInput", {"transitions": log_hint}, total=False
+    make: Any = TypedDict  # built at run time: checkers cannot follow dynamic fields
+    node_input = make(f"{schema.__name__}NodeInput", keep, total=False)
+    term = make(
+        f"{schema.__name__}TerminalInput", {"transitions": hints["transitions"]}, total=False
     )
     return node_input, term
 
