@@ -124,6 +124,13 @@ def test_modify_address_while_status_contains_pending(rtools: Tools, store: Any,
     )
     out = rtools["modify_pending_order_address"].invoke({"order_id": order["order_id"], **ADDRESS})
     assert out["status"] == "pending (item modified)" and out["address"] == ADDRESS
+    # payment changes also pass the status check ("contains pending") but the history now
+    # holds the payment and the price-difference entry, so the next rule refuses
+    with pytest.raises(RetailError, match=r"^There should be exactly one payment"):
+        other = next(iter(find.user(order)["payment_methods"]))
+        rtools["modify_pending_order_payment"].invoke(
+            {"order_id": order["order_id"], "payment_method_id": other}
+        )
     processed = find.order(lambda o: o["status"] == "processed")
     with pytest.raises(RetailError, match=r"^Non-pending order cannot be modified$"):
         rtools["modify_pending_order_address"].invoke(
