@@ -250,20 +250,26 @@ def run_calls(
 # --------------------------------------------------------------------------- async path
 
 
-async def _ainvoke(call: ToolCall) -> Any:
-    call.attempts += 1
-    return await call.spec.tool.ainvoke(call.args, call.config)
+async def _ainvoke(call: ToolCall, pool: Callable[[], ThreadPoolExecutor]) -> Any:
+    spec = call.spec
+    if spec.has_async:
+        call.attempts += 1
+        return await spec.tool.ainvoke(call.args, call.config)
+    # A sync tool runs on our daemon pool, not the loop's default executor: a hung call
+    # must not hold up ``asyncio.run``'s shutdown (which waits for the default executor).
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool(), contextvars.copy_context().run, call.invoke)
 
 
-async def _attempt_async(call: ToolCall) -> Any:
+async def _attempt_async(call: ToolCall, pool: Callable[[], ThreadPoolExecutor]) -> Any:
     spec = call.spec
     sem = spec.async_sem()
     timeout = spec.policy.timeout
     if timeout is None:
         if sem is None:
-            return await _ainvoke(call)
+            return await _ainvoke(call, pool)
         async with sem:
-            return await _ainvoke(call)
+            return await _ainvoke(call, pool)
     if sem is not None:
         cm = asyncio.timeout(timeout)
         try:
@@ -281,7 +287,7 @@ async def _attempt_async(call: ToolCall) -> Any:
         cm = asyncio.timeout(timeout)
         try:
             async with cm:
-                return await _ainvoke(call)
+                return await _ainvoke(call, pool)
         except TimeoutError:
             if cm.expired():
                 raise StepTimeoutError(
@@ -293,13 +299,18 @@ async def _attempt_async(call: ToolCall) -> Any:
             sem.release()
 
 
-async def _arun_one(call: ToolCall, ledger: EffectLedger | None, t0: float) -> dict[str, Any]:
+async def _arun_one(
+    call: ToolCall,
+    ledger: EffectLedger | None,
+    t0: float,
+    pool: Callable[[], ThreadPoolExecutor],
+) -> dict[str, Any]:
     spec = call.spec
     try:
         if spec.policy.guarded:
             from agentpatterns.resilience.guard import aguarded
 
-            acall: Callable[[], Awaitable[Any]] = lambda: _attempt_async(call)  # noqa: E731
+            acall: Callable[[], Awaitable[Any]] = lambda: _attempt_async(call, pool)  # noqa: E731
             output = await aguarded(
                 spec.policy,
                 acall,
@@ -310,7 +321,7 @@ async def _arun_one(call: ToolCall, ledger: EffectLedger | None, t0: float) -> d
                 ledger=ledger,
             )
         else:
-            output = await _attempt_async(call)
+            output = await _attempt_async(call, pool)
         spec.check_output(output)
     except GraphBubbleUp:
         raise
@@ -320,12 +331,16 @@ async def _arun_one(call: ToolCall, ledger: EffectLedger | None, t0: float) -> d
     return ok_outcome(call.id, spec.name, output, call.attempts, _perf() - t0)
 
 
-async def arun_calls(calls: list[ToolCall], ledger: EffectLedger | None) -> list[dict[str, Any]]:
+async def arun_calls(
+    calls: list[ToolCall],
+    ledger: EffectLedger | None,
+    pool: Callable[[], ThreadPoolExecutor],
+) -> list[dict[str, Any]]:
     """Run ``calls`` concurrently with ``asyncio.gather``; outcomes in call order."""
     t0 = _perf()
     if len(calls) == 1:
-        return [await _arun_one(calls[0], ledger, t0)]
-    return list(await asyncio.gather(*(_arun_one(c, ledger, t0) for c in calls)))
+        return [await _arun_one(calls[0], ledger, t0, pool)]
+    return list(await asyncio.gather(*(_arun_one(c, ledger, t0, pool) for c in calls)))
 
 
 # --------------------------------------------------------------------------- engine
@@ -461,7 +476,7 @@ class Executor:
         if not selection:
             return []
         calls, outcomes, runnable = self._prepare(selection, config)
-        ran = await arun_calls(runnable, self._ledger) if runnable else []
+        ran = await arun_calls(runnable, self._ledger, self._tool_pool) if runnable else []
         return self._merge(calls, outcomes, ran)
 
     def shutdown(self, wait: bool = False) -> None:

@@ -323,7 +323,7 @@ def test_marker_and_sync_async_node_surface() -> None:
 
 
 HUNG_SCRIPT = """
-import time
+import asyncio, sys, time
 from agentpatterns.orchestration import ToolPolicy, ToolRegistry, tool_executor
 
 def hang(x: int) -> int:
@@ -333,18 +333,21 @@ def hang(x: int) -> int:
 
 reg = ToolRegistry()
 reg.register(hang, policy=ToolPolicy(timeout=0.1))
-out = tool_executor(reg)({"plan": [{"name": "hang", "args": {"x": 1}, "id": "h"}]})
+state = {"plan": [{"name": "hang", "args": {"x": 1}, "id": "h"}]}
+node = tool_executor(reg)
+out = node(state) if sys.argv[1] == "sync" else asyncio.run(node.acall(state))
 print(out["tool_outcomes"][0]["error_type"])
 """
 
 
-def test_hung_timed_out_tool_does_not_block_interpreter_exit() -> None:
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_hung_timed_out_tool_does_not_block_interpreter_exit(mode: str) -> None:
     import subprocess
     import sys
 
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", HUNG_SCRIPT], capture_output=True, text=True, timeout=50
+        [sys.executable, "-c", HUNG_SCRIPT, mode], capture_output=True, text=True, timeout=50
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "StepTimeoutError"
