@@ -268,3 +268,18 @@ def test_reset_restores_a_fresh_store(rtools: Tools, store: Any, find: Any) -> N
     store.reset()
     assert store.state_hash() == fresh and store.write_log() == []
     assert rtools["get_order_details"].invoke({"order_id": order["order_id"]}) == order
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path: Path, tau2_dir: Path) -> None:
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with pytest.raises(ConfigurationError, match="not a retail store"):
+        RetailStore(other)
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with RetailStore(empty) as store:  # an empty file is filled like a new one
+        assert store.query("SELECT count(*) FROM orders")[0][0] == 1000

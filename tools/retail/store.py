@@ -111,11 +111,19 @@ class RetailStore:
             self._conn = sqlite_connect(":memory:")
             self._restore()
         else:
-            if not Path(target).exists():
+            path = Path(target)
+            if not path.exists() or path.stat().st_size == 0:
                 tmp = f"{target}.{os.getpid()}.tmp"
                 shutil.copyfile(source, tmp)
                 os.replace(tmp, target)
             self._conn = sqlite_connect(target)
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
+            if not {"products", "variants", "users", "orders", "write_log"} <= tables:
+                self._conn.close()
+                raise ConfigurationError(
+                    f"{target} is an SQLite database but not a retail store (no orders / "
+                    "write_log tables); point RetailStore at a new file to create one"
+                )
 
     def _restore(self) -> None:
         src = sqlite3.connect(self._source)
