@@ -147,6 +147,16 @@ def _is_chat_model(obj: Any) -> bool:
     )
 
 
+def _replans_so_far(state: Mapping[str, Any]) -> int:
+    n = 0
+    for rec in reversed(state.get("transitions") or ()):
+        if rec["from"] == "validate" and rec["to"] == "plan":
+            n += 1
+        if rec["from"] == "start":
+            break
+    return n
+
+
 def _validator_node(validator: Callable[..., Any]) -> Callable[..., Any]:
     """Normalise the validator's answer (bool or dict with ``valid``) into an update."""
     import inspect
@@ -154,9 +164,11 @@ def _validator_node(validator: Callable[..., Any]) -> Callable[..., Any]:
     def norm(out: Any, state: Mapping[str, Any]) -> dict[str, Any]:
         upd: dict[str, Any] = {"valid": bool(out)} if not isinstance(out, Mapping) else dict(out)
         upd.setdefault("valid", False)
+        done = _replans_so_far(state)  # from this run's log: a new run starts at 0
         if not upd["valid"]:
-            upd["replans"] = (state.get("replans") or 0) + 1
+            upd["replans"] = done + 1
         else:
+            upd["replans"] = done
             upd.setdefault("feedback", None)
         return upd
 

@@ -130,3 +130,13 @@ async def test_fake_messages_list_model_planner_async_replans() -> None:
     out = await g.compile().ainvoke({"task": "do it"})
     assert out["status"] == "done" and out["results"] == [("b", {"k": 1})]
     assert out["replans"] == 1
+
+
+def test_replan_budget_is_per_run_on_a_thread() -> None:
+    g = build_agent_graph(executor=run_plan, validator=lambda s: False, max_replans=1)
+    app = g.compile(checkpointer=InMemorySaver())
+    cfg = {"configurable": {"thread_id": "again"}}
+    for _ in range(2):
+        out = app.invoke({"task": "x"}, cfg)
+        assert out["status"] == "failed" and out["replans"] == 2
+        assert out["visits"]["plan"] == 2
