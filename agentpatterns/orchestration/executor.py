@@ -436,7 +436,14 @@ class Executor:
                     )
                 )
                 continue
-            call = ToolCall(spec(entry["name"]), entry["id"], entry["args"], config)
+            try:
+                call = ToolCall(spec(entry["name"]), entry["id"], entry["args"], config)
+            except GraphBubbleUp:
+                raise
+            except Exception as exc:  # e.g. the policy's idempotency_key(args) raised
+                calls.append(None)
+                outcomes.append(error_outcome(entry["id"], entry["name"], exc, 0, 0.0))
+                continue
             calls.append(call)
             outcomes.append(None)
             runnable.append(call)

@@ -352,3 +352,17 @@ def test_hung_timed_out_tool_does_not_block_interpreter_exit(mode: str) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "StepTimeoutError"
     assert time.perf_counter() - t0 < 30  # not the tool's 60 s
+
+
+def test_failing_idempotency_key_is_an_error_result() -> None:
+    def bad_key(args: dict[str, Any]) -> str:
+        raise KeyError("order_id")
+
+    reg = ToolRegistry()
+    reg.register(
+        make_sleeper("w", 0.0), policy=ToolPolicy(side_effect=True, idempotency_key=bad_key)
+    )
+    reg.register(make_sleeper("r", 0.0))
+    out = step(reg, calls("w", "r"))
+    assert [m.status for m in out["messages"]] == ["error", "success"]
+    assert out["messages"][0].content.startswith("ToolExecutionError: KeyError:")
