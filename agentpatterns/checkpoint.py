@@ -80,6 +80,11 @@ class open_checkpointer:
             from langgraph.checkpoint.sqlite import SqliteSaver
 
             conn = sqlite_connect(store.path)
+            # SqliteSaver relies on the sqlite3 module's implicit BEGIN ... COMMIT to write a
+            # task's writes atomically; in autocommit mode (sqlite_connect's default) a kill
+            # between two rows leaves a partial write set, and a resume then takes the task as
+            # finished without its routing write: the run silently stops.
+            conn.isolation_level = "DEFERRED"
             try:
                 saver = SqliteSaver(conn)
                 saver.setup()
