@@ -127,7 +127,11 @@ def kill_and_resume(kind: str, folder: Path, rnd: random.Random, index: int) -> 
     proc.wait()
     seconds, resumer = time_to_line(["resume", kind, path, thread], "first")
     out, _ = resumer.communicate(timeout=60)
-    end = json.loads(next(ln for ln in out.splitlines() if ln.startswith("end"))[4:])
+    ends = [ln for ln in out.splitlines() if ln.startswith("end")]
+    if ends:
+        end = json.loads(ends[-1][4:])
+    else:  # the resumer died after its first step: count it as an incomplete resume
+        end = {"ran": [], "x": None, "status": f"resumer exit code {resumer.returncode}"}
     return {
         "seconds": seconds,
         "reran": len(set(done) & set(end["ran"])),

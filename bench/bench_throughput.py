@@ -138,32 +138,28 @@ def backend_rows(
 
 
 # --- multi-process ------------------------------------------------------------------------
-def _spawn(url: str, graph: str, concurrency: int, start_at: float, seconds: float) -> Any:
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.bench_throughput",
-        json.dumps(
-            {"url": url, "graph": graph, "c": concurrency, "start": start_at, "seconds": seconds}
-        ),
-    ]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+def _spawn(url: str, graph: str, concurrency: int, seconds: float) -> Any:
+    spec = {"url": url, "graph": graph, "c": concurrency, "seconds": seconds}
+    cmd = [sys.executable, "-m", "bench.bench_throughput", json.dumps(spec)]
+    return subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
 def processes_run(url: str, graph: str, procs: int, per_proc: int, seconds: float) -> float:
     """Threads/s of ``procs`` worker processes with ``per_proc`` tasks each, all measuring
-    the same wall-clock window."""
-    start_at = time.time() + 4.0  # room for interpreter start, imports and warm-up
-    workers = [_spawn(url, graph, per_proc, start_at, seconds) for _ in range(procs)]
+    the same wall-clock window: each worker warms up and says ``ready``; when all are, the
+    parent sends them one start instant."""
+    workers = [_spawn(url, graph, per_proc, seconds) for _ in range(procs)]
+    for proc in workers:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"throughput worker exited with {proc.wait()}")
+    start_at = time.time() + 0.2
     reports = []
     for proc in workers:
-        out, _ = proc.communicate(timeout=seconds + 60)
+        out, _ = proc.communicate(f"{start_at}\n", timeout=seconds + 60)
         if proc.returncode != 0:
             raise RuntimeError(f"throughput worker exited with {proc.returncode}")
         reports.append(json.loads(out.strip().splitlines()[-1]))
-    late = [r for r in reports if r["late_s"] > 0.05]
-    if late:
-        raise RuntimeError(f"worker(s) not ready at the start instant: {late}")
     return sum(r["count"] for r in reports) / max(r["elapsed"] for r in reports)
 
 
@@ -199,7 +195,9 @@ async def _worker_main(spec: dict[str, Any]) -> dict[str, Any]:
     async with open_checkpointer(spec["url"], pool_size=spec["c"]) as saver:
         app = graphs()[spec["graph"]].compile(checkpointer=saver)
         await window(app, spec["c"], 0.2)  # warm-up
-        late = time.time() - spec["start"]
+        print("ready", flush=True)
+        start_at = float(await asyncio.to_thread(sys.stdin.readline))
+        late = time.time() - start_at
         if late < 0:
             await asyncio.sleep(-late)
         count, elapsed = await counted_window(app, spec["c"], spec["seconds"])
