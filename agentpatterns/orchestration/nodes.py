@@ -113,7 +113,7 @@ def select_calls(
     """
     raw: list[Any] = []
     plan = _get(state, plan_key) if plan_key else None
-    if plan:
+    if plan and isinstance(plan, list | tuple):  # another shape of "plan" is not ours
         raw = list(plan)
     else:
         messages = _get(state, messages_key)

@@ -239,3 +239,10 @@ def test_output_contract() -> None:
     assert "output of tool 'bad_total' breaks its contract (Total)" in bad.content
     assert "field 'total'" in bad.content
     assert js.status == "success"
+
+
+def test_a_plan_of_another_shape_is_ignored() -> None:
+    reg = ToolRegistry()
+    reg.register(lookup)
+    state = {"plan": "look up the order", "messages": []}
+    assert tool_selector(reg)(state) == {"tool_selection": []}
