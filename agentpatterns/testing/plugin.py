@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from agentpatterns.testing.otel import *  # noqa: F403  (in-memory OpenTelemetry fixtures)
 from agentpatterns.testing.postgres import PostgresServer, PostgresUnavailable, postgres_available
 
 BACKENDS = ("memory", "sqlite", "postgres")
