@@ -159,7 +159,7 @@ def _route(
                 node=name,
             ), {}
         dst, reason = result.goto, f"goto {result.goto}"
-        update = dict(result.update) if isinstance(result.update, Mapping) else {}
+        update = dict(result.update) if result.update else {}  # a mapping or (key, value)s
     elif isinstance(result, Mapping):
         return _route(spec, state, dict(result))
     else:

@@ -67,7 +67,7 @@ def test_goto_and_command_are_checked() -> None:
         if state["x"] == 0:
             return goto("b", reason="x is zero", update={"x": 10})
         if state["x"] == 1:
-            return Command(goto="done", update={"x": 11})
+            return Command(goto="done", update=[("x", 11)])
         return goto("nowhere", update={"x": 99})
 
     m = (
