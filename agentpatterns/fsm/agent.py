@@ -218,6 +218,12 @@ def build_agent_graph(
         retry: Per-state retry policies, e.g. ``{"plan": RetryPolicy(max_attempts=3)}``.
         max_steps: Whole-run step budget.
 
+    State:
+        Reads ``task`` / ``messages``, ``plan``, ``results``, ``transitions``. Writes
+        ``plan``, ``messages`` (model planner), ``results`` (your executor), ``valid``,
+        ``feedback``, ``replans`` and the machine keys (``status``, ``reason``,
+        ``transitions``, ``error``, ``steps``, ``visits``).
+
     Example:
         >>> g = build_agent_graph(
         ...     planner=RulePlanner([Rule("refund", "refund_order")]),

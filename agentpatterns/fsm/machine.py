@@ -46,6 +46,12 @@ class StateMachine:
             or ``"fail"`` (route to ``failed`` with a StateTooLargeError).
         size_check_every: Measure the state every N steps (and always before a terminal).
 
+    State:
+        Reads ``status`` and ``transitions`` (plus what your conditions read). Writes one
+        ``transitions`` record per move, ``status`` (``"running"``, then the terminal),
+        ``error`` on an error exit, and, from the terminal, ``reason``, ``steps``,
+        ``visits``; ``state_size_warning`` when over budget in warn mode.
+
     Example:
         >>> from agentpatterns.fsm import AgentState, StateMachine, when
         >>> class S(AgentState, total=False):
