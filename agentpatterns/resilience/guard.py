@@ -98,7 +98,8 @@ def guarded(
 
     inner = _reconciling(call, reconcile, args)
     if retry is not None:
-        retried, inner = inner, (lambda: retry.call_as(tool, retried))
+        thread_id = _thread_of(key) if key else None
+        retried, inner = inner, (lambda: retry.call_as(tool, retried, thread_id))
     if breaker is not None:
         broken, inner = inner, (lambda: breaker.call(broken))
     if fallback is not None:
@@ -137,8 +138,10 @@ async def aguarded(
     if retry is not None:
         retried = inner
 
+        thread_id = _thread_of(key) if key else None
+
         async def with_retry() -> Any:
-            return await retry.acall_as(tool, retried)
+            return await retry.acall_as(tool, retried, thread_id)
 
         inner = with_retry
     if breaker is not None:

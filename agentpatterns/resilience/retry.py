@@ -12,8 +12,9 @@ Budget scoping (which retries count as "one run"):
    invocation a fresh budget. LangGraph copies context variables into every node task and
    tool thread, so all retries of the run, sync or async, draw on it.
 2. Without a scope, the budget is keyed by the LangGraph ``thread_id`` of the running node
-   (read from the current ``RunnableConfig``) and starts afresh once the thread has had no
-   retry for ``budget.max_seconds``. Outside any graph, the key is the process.
+   (read from the current ``RunnableConfig``) and becomes a sliding window: at most
+   ``max_retries`` retries in any ``max_seconds`` on that thread (still never a loop, and a
+   long-lived thread is not starved). Outside any graph, the key is the process.
 
 Example:
     >>> from tenacity import stop_after_attempt, wait_none
@@ -34,7 +35,7 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -75,23 +76,36 @@ class RetryBudget:
 
 @dataclass
 class _Usage:
+    """Retries taken. In a scope: totals since the run's first retry. Keyed by thread
+    (no scope): a sliding window, at most ``max_retries`` in any ``max_seconds``."""
+
+    window: bool = False
     retries: int = 0
     started: float | None = None
-    last: float = field(default_factory=time.monotonic)
+    times: deque[float] = field(default_factory=deque[float])
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self, budget: RetryBudget, delay: float) -> str | None:
         """Take one retry; return None if granted, else why not."""
         now = time.monotonic()
         with self.lock:
-            if self.started is not None and now - self.last > budget.max_seconds:
-                self.retries, self.started = 0, None  # idle thread: a new run
+            if self.window:
+                times = self.times
+                while times and now - times[0] > budget.max_seconds:
+                    times.popleft()
+                if len(times) >= budget.max_retries:
+                    return (
+                        f"retry budget of {budget.max_retries} retries per "
+                        f"{budget.max_seconds:g} s used up"
+                    )
+                times.append(now)
+                return None
             if self.retries >= budget.max_retries:
                 return f"retry budget of {budget.max_retries} retries used up"
             start = self.started if self.started is not None else now
             if now + delay - start > budget.max_seconds:
                 return f"retry budget of {budget.max_seconds:g} s used up"
-            self.started, self.retries, self.last = start, self.retries + 1, now
+            self.started, self.retries = start, self.retries + 1
             return None
 
 
@@ -134,18 +148,18 @@ def _current_thread_id() -> str:
     return "process"
 
 
-def _usage_for(budget: RetryBudget) -> _Usage:
+def _usage_for(budget: RetryBudget, thread_id: str | None = None) -> _Usage:
     scoped = _scope.get()
     if scoped is not None:
         usage = scoped.get(budget)
         if usage is None:
             usage = scoped.setdefault(budget, _Usage())
         return usage
-    key = (budget, _current_thread_id())
+    key = (budget, f"thread:{thread_id}" if thread_id is not None else _current_thread_id())
     with _keyed_lock:
         usage = _keyed.get(key)
         if usage is None:
-            usage = _keyed[key] = _Usage()
+            usage = _keyed[key] = _Usage(window=True)
             if len(_keyed) > _KEYED_MAX:
                 _keyed.popitem(last=False)
         else:
@@ -203,7 +217,9 @@ class Retry:
         return self.classify(exc) != "permanent"
 
     # --- decision shared by sync and async --------------------------------------------
-    def _next_delay(self, state: RetryCallState, exc: BaseException, target: str) -> float:
+    def _next_delay(
+        self, state: RetryCallState, exc: BaseException, target: str, thread_id: str | None = None
+    ) -> float:
         """Delay before the next attempt, or raise (original error or RetryExhaustedError)."""
         kind = self.classify(exc)
         if kind == "permanent" or isinstance(exc, GraphBubbleUp):
@@ -228,7 +244,7 @@ class Retry:
                     delay = max(delay, hint)
             state.upcoming_sleep = delay
             if reason is None and self.budget is not None:
-                reason = _usage_for(self.budget).take(self.budget, delay)
+                reason = _usage_for(self.budget, thread_id).take(self.budget, delay)
         if reason is not None:
             emit(
                 "retry_exhausted",
@@ -264,21 +280,28 @@ class Retry:
         except Exception as exc:
             return self._again(self._target(fn), exc, fn, args, kwargs)
 
-    def call_as(self, target: str, fn: Callable[[], T]) -> T:
-        """``call(fn)`` reporting ``target`` (e.g. the tool name) in events and errors."""
+    def call_as(self, target: str, fn: Callable[[], T], thread_id: str | None = None) -> T:
+        """``call(fn)`` reporting ``target`` (e.g. the tool name) in events and errors;
+        ``thread_id`` keys the budget when no :func:`retry_scope` is active."""
         try:
             return fn()
         except GraphBubbleUp:
             raise
         except Exception as exc:
-            return self._again(self.name or target, exc, fn, (), {})
+            return self._again(self.name or target, exc, fn, (), {}, thread_id)
 
     def _again(
-        self, target: str, error: Exception, fn: Callable[..., T], args: Any, kwargs: Any
+        self,
+        target: str,
+        error: Exception,
+        fn: Callable[..., T],
+        args: Any,
+        kwargs: Any,
+        thread_id: str | None = None,
     ) -> T:
         state = RetryCallState(None, fn, args, kwargs)  # pyright: ignore[reportArgumentType]
         while True:
-            self.sleep(self._next_delay(state, error, target))
+            self.sleep(self._next_delay(state, error, target, thread_id))
             try:
                 return fn(*args, **kwargs)
             except GraphBubbleUp:
@@ -296,14 +319,16 @@ class Retry:
         except Exception as exc:
             return await self._aagain(self._target(afn), exc, afn, args, kwargs)
 
-    async def acall_as(self, target: str, afn: Callable[[], Awaitable[T]]) -> T:
+    async def acall_as(
+        self, target: str, afn: Callable[[], Awaitable[T]], thread_id: str | None = None
+    ) -> T:
         """Async :meth:`call_as`."""
         try:
             return await afn()
         except GraphBubbleUp:
             raise
         except Exception as exc:
-            return await self._aagain(self.name or target, exc, afn, (), {})
+            return await self._aagain(self.name or target, exc, afn, (), {}, thread_id)
 
     async def _aagain(
         self,
@@ -312,10 +337,11 @@ class Retry:
         afn: Callable[..., Awaitable[T]],
         args: Any,
         kwargs: Any,
+        thread_id: str | None = None,
     ) -> T:
         state = RetryCallState(None, afn, args, kwargs)  # pyright: ignore[reportArgumentType]
         while True:
-            await asyncio.sleep(self._next_delay(state, error, target))
+            await asyncio.sleep(self._next_delay(state, error, target, thread_id))
             try:
                 return await afn(*args, **kwargs)
             except GraphBubbleUp:

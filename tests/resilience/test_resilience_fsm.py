@@ -29,8 +29,12 @@ def test_exhausted_state_routes_to_escalation_and_resumes() -> None:
 
     machine = (
         StateMachine(S, name="pay")
-        .state("charge", charge, retry=Retry(stop=stop_after_attempt(3), wait=wait_none()),
-               on_error="explain")
+        .state(
+            "charge",
+            charge,
+            retry=Retry(stop=stop_after_attempt(3), wait=wait_none()),
+            on_error="explain",
+        )
         .state("explain", record)
         .state("human", escalate_to_human(status_key=None))
         .transition("charge", "done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ from agentpatterns.resilience import CircuitBreaker, Degraded, EffectLedger, Fal
 
 
 def plan(
-    *calls: tuple[str, dict[str, Any]], thread: str = "T"
+    *calls: tuple[str, dict[str, Any]], thread: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     state = {"plan": [{"name": n, "args": a, "id": f"c{i}"} for i, (n, a) in enumerate(calls)]}
+    # a fresh thread per test: the default retry budget is per thread (sliding window)
+    thread = thread or uuid.uuid4().hex[:8]
     return state, {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
 
 
@@ -72,9 +75,9 @@ async def test_same_order_never_placed_twice(mode: str, store_url: str) -> None:
         assert first[0]["ok"] and replay[0]["ok"], (first, replay)
         assert first[0]["output"] == replay[0]["output"] == {"order_id": 1, "sku": "A1"}
         assert orders.writes == [("A1", 2)]
-        effect = ledger.get("T::c0")
+        effect = ledger.get(f"{config['configurable']['thread_id']}::c0")
         assert effect is not None and effect.status == "done" and effect.tool == "place"
-        assert orders.keys == ["T::c0"]
+        assert orders.keys == [f"{config['configurable']['thread_id']}::c0"]
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -138,6 +141,6 @@ async def test_exhausted_side_effect_can_run_again_later(mode: str) -> None:
     state, config = plan(("send", {"to": "a@b"}))
     outs = await run(tool_executor(reg), state, config, mode)
     assert not outs[0]["ok"] and outs[0]["error_type"] == "RetryExhaustedError"
-    assert ledger.get("T::c0").status == "failed"  # type: ignore[union-attr]
+    assert ledger.get(f"{config['configurable']['thread_id']}::c0").status == "failed"  # type: ignore[union-attr]
     outs = await run(tool_executor(reg), state, config, mode)
     assert outs[0]["ok"] and outs[0]["output"] == "sent" and calls[0] == 3
