@@ -249,9 +249,13 @@ class EffectLedger:
             if rec.status == "done":
                 return ("result", loads_value(rec.result))
             if rec.status in ("failed", "compensated"):
-                if self._store.take_over(key, rec.owner, rec.status, owner):
-                    return ("run", None)
-                continue
+                if not self._store.take_over(key, rec.owner, rec.status, owner):
+                    continue
+                if rec.status == "failed" and reconcile is not None:
+                    # the failed call may have taken effect before it raised (a write that
+                    # committed, a response that got lost): ask before running it again
+                    return self._reconcile(rec, args, reconcile, owner)
+                return ("run", None)
             if rec.status == "in_doubt":
                 raise self._in_doubt(rec, "unresolved; call EffectLedger.resolve()")
             if self._alive(rec):

@@ -205,3 +205,23 @@ def test_compensated_effect_may_run_again(ledger: EffectLedger) -> None:
     assert ledger.get("c").compensated  # type: ignore[union-attr]
     assert ledger.run_once("c", lambda: 2, tool="t", args={}, thread_id="th") == 2
     assert os.getpid() > 0
+
+
+def test_failed_call_that_took_effect_is_reconciled_not_rerun(ledger: EffectLedger) -> None:
+    writes: list[int] = []
+
+    def write_then_lose_response() -> None:
+        writes.append(1)
+        raise ConnectionError("reset after commit")
+
+    with pytest.raises(ConnectionError):
+        ledger.run_once("w", write_then_lose_response, tool="t", args={"n": 1})
+    result = ledger.run_once(
+        "w",
+        lambda: writes.append(2),
+        tool="t",
+        args={"n": 1},
+        reconcile=lambda args: {"found": len(writes)} if writes else None,
+    )
+    assert writes == [1] and result == {"found": 1}
+    assert ledger.get("w").status == "done"  # type: ignore[union-attr]
