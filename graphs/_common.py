@@ -61,7 +61,7 @@ def default_retry(attempts: int = 8, *, budget: int = 60) -> Retry:
     """
     return Retry(
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=0.01, max=0.2, jitter=0.01),
+        wait=wait_exponential_jitter(multiplier=0.01, max=0.2, jitter=0.01),
         budget=RetryBudget(max_retries=budget, max_seconds=60.0),
     )
 
