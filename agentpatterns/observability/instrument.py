@@ -454,7 +454,7 @@ def wrap_runnable(obs: Observability, name: str, runnable: Any) -> Any:
     if type(runnable) is RunnableCallable:
         # Same object shape (signature-derived kwargs injection is kept), new functions.
         clone = RunnableCallable.__new__(RunnableCallable)
-        clone.__dict__.update(runnable.__dict__)
+        vars(clone).update(vars(runnable))
         clone.func, clone.afunc = _wrap_funcs(probe, runnable.func, runnable.afunc)
         return clone
     inner: Runnable[Any, Any] = runnable

@@ -87,6 +87,13 @@ _OVERLAP = 256
 _SHORT = 64  # strings up to this length are cached: keys, names, enum-like values
 
 
+def _rule_pairs(
+    rules: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    items: Iterable[Any] = rules.items() if isinstance(rules, Mapping) else rules
+    return tuple((str(kind), str(regex)) for kind, regex in items)
+
+
 def _luhn(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -164,9 +171,7 @@ class Redactor:
         max_items: int = 100,
         max_depth: int = 8,
     ) -> None:
-        self.rules: tuple[tuple[str, str], ...] = (
-            tuple(rules.items()) if isinstance(rules, Mapping) else tuple(rules)
-        )
+        self.rules: tuple[tuple[str, str], ...] = _rule_pairs(rules)
         self.secret_keys = frozenset(k.lower() for k in secret_keys)
         self.builtin = tuple(builtin)
         unknown = set(self.builtin) - set(BUILTIN_KINDS)
@@ -226,9 +231,8 @@ class Redactor:
             >>> r.redact({"dob": "1990-01-01", "msg": "order #W1234567"})
             {'dob': '[REDACTED:secret]', 'msg': 'order [REDACTED:order]'}
         """
-        extra = tuple(rules.items()) if isinstance(rules, Mapping) else tuple(rules)
         return Redactor(
-            extra + self.rules,
+            _rule_pairs(rules) + self.rules,
             self.secret_keys | {k.lower() for k in secret_keys},
             builtin=self.builtin,
             max_string=limits.get("max_string", self.max_string),
