@@ -246,3 +246,35 @@ def test_hard_down_dependency_story() -> None:
     assert Policy.breaker.state == "open"
     assert attempts["n"] <= 3 * 3  # at most threshold calls x attempts, then fail fast
     assert [a.name for a in alerts].count("breaker_open") == 1
+
+
+async def test_async_breaker_with_shared_sqlite_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    a = CircuitBreaker("svc", failure_threshold=2, reset_timeout=60, store=url)
+    b = CircuitBreaker("svc", failure_threshold=2, reset_timeout=60, store=url)
+
+    async def down() -> str:
+        raise ConnectionError
+
+    async def up() -> str:
+        return "ok"
+
+    try:
+        assert await a.acall(up) == "ok"
+        for breaker in (a, b):
+            with pytest.raises(ConnectionError):
+                await breaker.acall(down)
+        with pytest.raises(CircuitOpenError):
+            await b.acall(up)
+        assert a.state == b.state == "open"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_retry_wrap_marks_the_callable() -> None:
+    retry = Retry(sleep=lambda s: None)
+    wrapped = retry.wrap(_down)
+    assert wrapped.__agentpatterns__ == {"retry": retry}  # type: ignore[attr-defined]
+    with pytest.raises(Exception, match="gave up after 3"):
+        wrapped()
