@@ -22,7 +22,7 @@ from typing import Annotated, Any, TypedDict
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from bench.common import Target, fsm_chain, raw_chain, result, step
+from bench.common import Target, fsm_chain, raw_chain, result, step, unavailable
 
 FIGURE = 6
 TARGET = Target("<=", 10_240, on="value", unit="B")
@@ -38,26 +38,38 @@ class Case:
     inputs: dict[str, Any]
     baseline: str | None = None
     recursion_limit: int = 250
+    resume: Any = None  # Command(resume=...) value for a graph that pauses once
 
 
-def checkpoint_sizes(graph: Any, inputs: dict[str, Any], recursion_limit: int) -> list[int]:
-    """Bytes of every checkpoint of one run, oldest first."""
+def checkpoint_sizes(case: Case) -> tuple[list[int], int]:
+    """Bytes of every checkpoint of one run, oldest first, over all namespaces (subgraph
+    checkpoints included), and how many of them belong to subgraphs."""
+    from langgraph.types import Command
+
     from agentpatterns.checkpoint import checkpoint_size
 
     saver = InMemorySaver()
-    app = graph.compile(checkpointer=saver)
-    config: Any = {"configurable": {"thread_id": "size"}, "recursion_limit": recursion_limit}
-    app.invoke(inputs, config)
-    sizes = []
-    for tup in saver.list(config):
+    app = case.build().compile(checkpointer=saver)
+    config: Any = {"configurable": {"thread_id": "size"}, "recursion_limit": case.recursion_limit}
+    app.invoke(case.inputs, config)
+    if case.resume is not None:
+        app.invoke(Command(resume=case.resume), config)
+    sizes: list[int] = []
+    nested = 0
+    root: list[int] = []
+    for tup in saver.list({"configurable": {"thread_id": "size"}}):
         _, body = saver.serde.dumps_typed(tup.checkpoint)
         _, meta = saver.serde.dumps_typed(tup.metadata)
         sizes.append(len(body) + len(meta))
+        if tup.config["configurable"].get("checkpoint_ns"):
+            nested += 1
+        else:
+            root.append(sizes[-1])
     sizes.reverse()
     latest = checkpoint_size(saver, "size")
-    if latest != sizes[-1]:
-        raise AssertionError(f"size formula differs from checkpoint_size: {sizes[-1]} != {latest}")
-    return sizes
+    if latest != root[0]:
+        raise AssertionError(f"size formula differs from checkpoint_size: {root[0]} != {latest}")
+    return sizes, nested
 
 
 # --- cases --------------------------------------------------------------------------------
@@ -184,16 +196,71 @@ def cases() -> list[Case]:
                     baseline="raw plan/execute/validate (1 re-plan)",
                 )
             )
+    return out + reference_cases()
+
+
+def reference_cases() -> list[Case]:
+    """The reference graphs of ``graphs/`` with their documented example inputs."""
+    out: list[Case] = []
+    if find_spec("graphs.customer_service") is not None:
+        out.append(
+            Case(
+                "reference: customer_service (cancel an order)",
+                lambda: _ref("customer_service").build(),
+                {
+                    "request": "Cancel order #W5918442, I no longer need it",
+                    "email": "sofia.rossi2645@example.com",
+                    "confirm": True,
+                },
+            )
+        )
+    if find_spec("graphs.order_processing") is not None:
+        out.append(
+            Case(
+                "reference: order_processing (saga, happy path)",
+                lambda: _ref("order_processing").build(),
+                {"order": _ref("order_processing").DEMO_ORDER},
+            )
+        )
+    if find_spec("graphs.report_generation") is not None:
+        out.append(
+            Case(
+                "reference: report_generation (layered)",
+                lambda: _ref("report_generation").build(),
+                {"task": "revenue and top customers"},
+            )
+        )
+    if find_spec("graphs.diagnosis") is not None:
+        out.append(
+            Case(
+                "reference: diagnosis (sign-off interrupt, approved)",
+                lambda: _ref("diagnosis").build(),
+                {"patient": 7},
+                resume={"approve": True, "clinician": "Dr. Test"},
+            )
+        )
     return out
+
+
+def _ref(name: str) -> Any:
+    from importlib import import_module
+
+    return import_module(f"graphs.{name}")
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
     measured: dict[str, list[int]] = {}
     rows: list[dict[str, Any]] = []
     for case in cases():
-        sizes = checkpoint_sizes(case.build(), case.inputs, case.recursion_limit)
+        try:
+            sizes, nested = checkpoint_sizes(case)
+        except Exception as exc:  # one broken graph must not hide the others
+            row = unavailable(case.name, FIGURE, f"error: {type(exc).__name__}: {exc}"[:300])
+            row["status"] = "error"
+            rows.append(row)
+            continue
         measured[case.name] = sizes
-        base = max(measured[case.baseline]) if case.baseline else None
+        base = max(measured[case.baseline]) if case.baseline in measured else None
         rows.append(
             result(
                 case.name,
@@ -203,8 +270,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 baseline=float(base) if base is not None else None,
                 target=TARGET,
                 notes=(
-                    f"largest of {len(sizes)} checkpoints (mean {statistics.fmean(sizes):,.0f} B, "
-                    f"last {sizes[-1]:,} B)"
+                    f"largest of {len(sizes)} checkpoints"
+                    + (f" ({nested} in subgraphs)" if nested else "")
+                    + f" (mean {statistics.fmean(sizes):,.0f} B, last {sizes[-1]:,} B)"
                     + (f"; baseline = largest checkpoint of '{case.baseline}'" if base else "")
                 ),
                 sizes=sizes,
