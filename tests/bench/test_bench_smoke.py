@@ -36,7 +36,10 @@ def test_ratio_of_a_candidate_twice_as_slow_is_about_two() -> None:
     assert row["ratio"] == pytest.approx(cand.median / base.median)
     assert row["value"] == pytest.approx(cand.median * 1e3)
     assert row["baseline"] == pytest.approx(base.median * 1e3)
-    assert 1.4 < row["ratio"] < 3.0  # generous: sleep overshoot is noise on both sides
+    # Sleep overshoot on a loaded machine is additive noise: the minimum is robust to it, the
+    # median (what the harness reports) gets a generous band.
+    assert 1.7 < row["extra"]["candidate_min"] / row["extra"]["baseline_min"] < 2.4
+    assert 1.2 < row["ratio"] < 4.0
     assert row["passed"] is False and row["status"] == "fail"
     assert len(base) == len(cand) == 11
 
