@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from agentpatterns._store import parse_store_url, pg_pool, sqlite_connect
@@ -79,8 +79,10 @@ class LedgerStore:
 
 
 class MemoryLedgerStore(LedgerStore):
+    """Rows as mutable dicts (no dataclass copies on the hot path)."""
+
     def __init__(self) -> None:
-        self._rows: dict[str, EffectRecord] = {}
+        self._rows: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._seq = 0
 
@@ -89,25 +91,23 @@ class MemoryLedgerStore(LedgerStore):
             if rec.key in self._rows:
                 return False
             self._seq += 1
-            self._rows[rec.key] = replace(rec, seq=self._seq)
+            row = rec.__dict__.copy()
+            row["seq"] = self._seq
+            self._rows[rec.key] = row
             return True
 
     def get(self, key: str) -> EffectRecord | None:
-        return self._rows.get(key)
+        row = self._rows.get(key)
+        return EffectRecord(**row) if row is not None else None
 
     def take_over(self, key: str, old_owner: str, old_status: str, owner: str) -> bool:
         now = time.time()
         with self._lock:
-            rec = self._rows.get(key)
-            if rec is None or rec.owner != old_owner or rec.status != old_status:
+            row = self._rows.get(key)
+            if row is None or row["owner"] != old_owner or row["status"] != old_status:
                 return False
-            self._rows[key] = replace(
-                rec,
-                owner=owner,
-                status="claimed",
-                claimed_at=now,
-                heartbeat_at=now,
-                compensated=False,
+            row.update(
+                owner=owner, status="claimed", claimed_at=now, heartbeat_at=now, compensated=False
             )
             return True
 
@@ -121,26 +121,24 @@ class MemoryLedgerStore(LedgerStore):
         error: str | None = None,
     ) -> bool:
         with self._lock:
-            rec = self._rows.get(key)
-            if rec is None or (owner is not None and rec.owner != owner):
+            row = self._rows.get(key)
+            if row is None or (owner is not None and row["owner"] != owner):
                 return False
-            self._rows[key] = replace(
-                rec,
-                status=status,
-                result=result if result is not None else rec.result,
-                error=error,
-                finished_at=time.time(),
-                compensated=status == "compensated",
-            )
+            row["status"] = status
+            if result is not None:
+                row["result"] = result
+            row["error"] = error
+            row["finished_at"] = time.time()
+            row["compensated"] = status == "compensated"
             return True
 
     def heartbeat(self, keys: list[tuple[str, str]]) -> None:
         pass  # one process: an owner is alive as long as the store exists
 
     def by_thread(self, thread_id: str) -> list[EffectRecord]:
-        return sorted(
-            (r for r in self._rows.values() if r.thread_id == thread_id), key=lambda r: r.seq
-        )
+        with self._lock:
+            rows = [EffectRecord(**r) for r in self._rows.values() if r["thread_id"] == thread_id]
+        return sorted(rows, key=lambda r: r.seq)
 
 
 class SqlLedgerStore(LedgerStore):

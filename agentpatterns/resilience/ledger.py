@@ -66,15 +66,19 @@ _HOST = socket.gethostname()
 _PROCESS_TOKEN = uuid.uuid4().hex[:12]
 
 
-_owner_cache: tuple[int, str] = (0, "")
+_owner_token = f"{_HOST}|{os.getpid()}|{_PROCESS_TOKEN}"
+
+
+def _reset_owner() -> None:
+    global _owner_token
+    _owner_token = f"{_HOST}|{os.getpid()}|{_PROCESS_TOKEN}"
+
+
+os.register_at_fork(after_in_child=_reset_owner)  # a forked worker is another owner
 
 
 def _owner() -> str:
-    global _owner_cache
-    pid = os.getpid()
-    if _owner_cache[0] != pid:  # recomputed in a forked child
-        _owner_cache = (pid, f"{_HOST}|{pid}|{_PROCESS_TOKEN}")
-    return _owner_cache[1]
+    return _owner_token
 
 
 def _default(obj: Any) -> Any:
