@@ -236,9 +236,12 @@ def _config(thread: str, name: str) -> dict[str, Any]:
 def _require_db(checkpointer: str, thread: str) -> None:
     """A thread cannot live in a SQLite file that does not exist (and we must not create it)."""
     store = parse_store_url(checkpointer)
-    if store.kind == "sqlite" and store.path not in ("", ":memory:"):
-        if not Path(store.path).exists():
-            raise CliError(f"no thread {thread!r}: {checkpointer} does not exist", code=1)
+    if (
+        store.kind == "sqlite"
+        and store.path not in ("", ":memory:")
+        and not Path(store.path).exists()
+    ):
+        raise CliError(f"no thread {thread!r}: {checkpointer} does not exist", code=1)
 
 
 def _graph_of_thread(checkpointer: str, thread: str, graph: str | None) -> tuple[str, str]:
