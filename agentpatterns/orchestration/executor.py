@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import thread as _cf_thread
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
@@ -75,10 +76,21 @@ class ToolCall:
         spec = self.spec
         try:
             if spec.has_sync:
-                return spec.tool.invoke(self.args, self.config)
-            return asyncio.run(spec.tool.ainvoke(self.args, self.config))
+                return _unwrap(spec.tool.invoke(self.input(), self.config))
+            return _unwrap(asyncio.run(spec.tool.ainvoke(self.input(), self.config)))
         finally:
             self.t_end = _perf()
+
+    def input(self) -> Any:
+        """The tool input: the arguments, or a full ToolCall for InjectedToolCallId tools."""
+        if self.spec.wants_call:
+            return {"type": "tool_call", "name": self.spec.name, "args": self.args, "id": self.id}
+        return self.args
+
+
+def _unwrap(result: Any) -> Any:
+    """A ToolCall-invoked tool answers with a ToolMessage: keep its content."""
+    return result.content if isinstance(result, ToolMessage) else result
 
 
 def raise_fail_fast(calls: list[ToolCall | None], outcomes: list[dict[str, Any]]) -> None:
@@ -254,7 +266,7 @@ async def _ainvoke(call: ToolCall, pool: Callable[[], ThreadPoolExecutor]) -> An
     spec = call.spec
     if spec.has_async:
         call.attempts += 1
-        return await spec.tool.ainvoke(call.args, call.config)
+        return _unwrap(await spec.tool.ainvoke(call.input(), call.config))
     # A sync tool runs on our daemon pool, not the loop's default executor: a hung call
     # must not hold up ``asyncio.run``'s shutdown (which waits for the default executor).
     loop = asyncio.get_running_loop()

@@ -81,6 +81,7 @@ class RegisteredTool:
         "policy",
         "sem",
         "tool",
+        "wants_call",
     )
 
     def __init__(self, tool: BaseTool, policy: ToolPolicy, allowed: frozenset[str] | None) -> None:
@@ -101,6 +102,7 @@ class RegisteredTool:
         else:
             self.has_sync = True
             self.has_async = type(tool)._arun is not BaseTool._arun
+        self.wants_call = _wants_tool_call_id(tool)
         limit = policy.max_concurrency
         self.sem = threading.BoundedSemaphore(limit) if limit else None
         self._async_sems: weakref.WeakKeyDictionary[
@@ -333,6 +335,24 @@ class ToolRegistry:
 
     def __repr__(self) -> str:
         return f"ToolRegistry({', '.join(self._tools)})"
+
+
+def _wants_tool_call_id(tool: BaseTool) -> bool:
+    """True when the tool declares an ``InjectedToolCallId`` argument (invoke with a ToolCall)."""
+    try:
+        from langchain_core.tools.base import (
+            InjectedToolCallId,
+            _is_injected_arg_type,
+            get_all_basemodel_annotations,
+        )
+
+        schema = tool.get_input_schema()
+        return any(
+            _is_injected_arg_type(hint, injected_type=InjectedToolCallId)
+            for hint in get_all_basemodel_annotations(schema).values()
+        )
+    except Exception:  # unusual schema: fall back to plain argument calls
+        return False
 
 
 def _agent_names(agents: Iterable[str]) -> list[str]:

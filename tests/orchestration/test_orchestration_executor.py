@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.runnables.config import ensure_config
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolCallId, tool
 from langgraph.errors import GraphInterrupt
 
 from agentpatterns import events
@@ -366,3 +366,18 @@ def test_failing_idempotency_key_is_an_error_result() -> None:
     out = step(reg, calls("w", "r"))
     assert [m.status for m in out["messages"]] == ["error", "success"]
     assert out["messages"][0].content.startswith("ToolExecutionError: KeyError:")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_injected_tool_call_id_is_supplied(mode: str) -> None:
+    @tool
+    def whoami(x: int, tool_call_id: Annotated[str, InjectedToolCallId]) -> str:
+        """Answer with the call id."""
+        return f"{x}@{tool_call_id}"
+
+    reg = ToolRegistry()
+    reg.register(whoami)
+    state = calls("whoami")
+    out = step(reg, state) if mode == "sync" else await astep(reg, state)
+    assert out["messages"][0].content == "0@c0"
+    assert reg.spec("whoami").arg_names == {"x"}  # the model never sees tool_call_id
