@@ -8,7 +8,8 @@ Spans:
   ``gen_ai.conversation.id`` (thread id), ``agentpatterns.run.id``.
 * ``invoke_node {node}``: child of the run span, one per node attempt;
   ``agentpatterns.node.{name,step,attempt,checkpoint_id,checkpoint_ns,task_id}``;
-  ``agentpatterns.node.keys_changed``; ``agentpatterns.node.interrupted`` on an interrupt.
+  ``agentpatterns.node.keys_changed`` (comma-joined string: an array attribute costs 5x
+  more); ``agentpatterns.node.interrupted`` on an interrupt.
 * ``execute_tool {tool}``: child of the node span; ``gen_ai.tool.{name,call.id,type}``,
   with content capture ``gen_ai.tool.call.arguments`` / ``gen_ai.tool.call.result``.
 * ``chat {model}``: child of the node span; ``gen_ai.request.model``, ``gen_ai.provider.name``,
