@@ -244,6 +244,20 @@ class _LoopConfig(_Config):
                     "error_type": None if msg.status != "error" else _error_type(msg),
                     "elapsed_ms": None,
                 }
+        if error:  # the call in flight when the run crashed ran and failed
+            pending = [
+                c["id"]
+                for m in v.get("messages") or []
+                for c in getattr(m, "tool_calls", None) or []
+                if c["id"] in index and c["id"] not in results
+            ]
+            for cid in pending[-1:]:
+                results[cid] = {
+                    "ok": False,
+                    "attempts": max(1, self.h.injector.invocations.get(index[cid], 0)),
+                    "error_type": error.split(":", 1)[0],
+                    "elapsed_ms": None,
+                }
         return {
             "status": "crashed" if error else "done",
             "calls": _designed_calls(script, self.h.designed, results),
@@ -327,12 +341,17 @@ def _monolith(h: Any) -> Any:
         h.scratch.clear()
         for i, call in enumerate(state.get("script") or []):
             h.injector.mark(i)
-            rec = {"id": call["id"], "ok": True, "attempts": 1, "error_type": None}
+            rec = {"id": call["id"], "ok": False, "attempts": 1, "error_type": None}
             h.scratch.append(rec)
             try:
                 tools[call["name"]].invoke(call["args"])
             except RetailError:
-                rec.update(ok=False, error_type="RetailError")
+                rec["error_type"] = "RetailError"
+            except Exception as exc:  # no error handling: the run crashes
+                rec["error_type"] = type(exc).__name__
+                raise
+            else:
+                rec["ok"] = True
         return {"results": list(h.scratch)}
 
     b = StateGraph(_MonolithState)

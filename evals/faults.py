@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from collections import Counter
 from typing import Any, Final
 
@@ -121,6 +122,8 @@ class ReseedableInjector(FaultInjector):
 
     def __init__(self) -> None:
         super().__init__(0)
+        self.latencies: list[float] = []
+        self._t0: dict[tuple[str, int], float] = {}
         self.profile = "none"
         self.current = -1
         self.invocations: Counter[int] = Counter()
@@ -136,6 +139,8 @@ class ReseedableInjector(FaultInjector):
         self.current = -1
         self.invocations = Counter()
         self.kill_at = kill_at
+        self.latencies = []
+        self._t0 = {}
 
     def mark(self, index: int) -> None:
         """The next invocations belong to planned call ``index``."""
@@ -143,6 +148,7 @@ class ReseedableInjector(FaultInjector):
 
     def decide(self, tool: str) -> Any:
         decision = super().decide(tool)
+        self._t0[(tool, decision.index)] = time.perf_counter()
         self.invocations[self.current] += 1
         if self.kill_at is not None and self.counts["calls"] == self.kill_at[0]:
             from agentpatterns.testing.faults import _Decision
@@ -151,6 +157,12 @@ class ReseedableInjector(FaultInjector):
                 _sigkill()
             return _Decision("crash", decision.delay, decision.index)
         return decision
+
+    def _after(self, tool: str, d: Any) -> None:
+        t0 = self._t0.pop((tool, d.index), None)
+        if t0 is not None:  # the call returned: its latency (injected delay included)
+            self.latencies.append((time.perf_counter() - t0) * 1000.0)
+        super()._after(tool, d)
 
 
 def _sigkill() -> None:  # pragma: no cover - kills the process

@@ -67,7 +67,7 @@ def make_plots(doc: dict[str, Any], folder: Path) -> list[Path]:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.2))
     tool = [_values(doc, c, "call_latency_ms") for c in configs]
     wall = [[e["wall_ms"] for e in doc["episodes"] if e["config"] == c] for c in configs]
-    _box(a1, tool, configs, "tool-call latency (ms; executor configurations)")
+    _box(a1, tool, configs, "tool invocation latency (ms)")
     _box(a2, wall, configs, "episode wall time (ms)")
     paths.append(_save(fig, folder / "latency.png"))
 

@@ -226,6 +226,7 @@ class Tau2Harness:
         run: dict[str, Any] = dict(cfg.read(script, conf, error))
         run["error"] = error
         run["faults"] = dict(self.injector.counts)
+        run["call_latency_ms"] = [round(v, 3) for v in self.injector.latencies]
         run["checkpoint_bytes"] = checkpoint_size(self.saver, thread)
         run["audit"] = None
         from evals.configs import OBSERVED_CONFIGS
@@ -361,9 +362,7 @@ class Tau2Harness:
             "error": run.get("error"),
             "wall_ms": round(wall_ms, 3),
             "calls": call_stats(calls),
-            "call_latency_ms": [
-                c["elapsed_ms"] for c in calls if c.get("ran") and c.get("elapsed_ms") is not None
-            ],
+            "call_latency_ms": run.get("call_latency_ms") or [],
             "recovery_ms": recovery,
             "side_effects": effects,
             "rollback": {"happened": rolled_back, "correct": rollback_ok},
