@@ -30,18 +30,18 @@ ROW_KEYS = set(Result.__dataclass_fields__)
 
 def test_ratio_of_a_candidate_twice_as_slow_is_about_two() -> None:
     base, cand = interleaved(
-        lambda: time.sleep(0.005), lambda: time.sleep(0.010), warmup=1, repeats=11
+        lambda: time.sleep(0.02), lambda: time.sleep(0.04), warmup=1, repeats=9
     )
-    row = compare("sleep 10 ms vs 5 ms", 1, base, cand, target=Target("<=", 1.05))
+    row = compare("sleep 40 ms vs 20 ms", 1, base, cand, target=Target("<=", 1.05))
     assert row["ratio"] == pytest.approx(cand.median / base.median)
     assert row["value"] == pytest.approx(cand.median * 1e3)
     assert row["baseline"] == pytest.approx(base.median * 1e3)
     # Sleep overshoot on a loaded machine is additive noise: the minimum is robust to it, the
     # median (what the harness reports) gets a generous band.
-    assert 1.7 < row["extra"]["candidate_min"] / row["extra"]["baseline_min"] < 2.4
+    assert 1.5 < row["extra"]["candidate_min"] / row["extra"]["baseline_min"] < 2.5
     assert 1.2 < row["ratio"] < 4.0
     assert row["passed"] is False and row["status"] == "fail"
-    assert len(base) == len(cand) == 11
+    assert len(base) == len(cand) == 9
 
 
 def test_interleaving_alternates_the_order() -> None:
