@@ -243,6 +243,12 @@ def build(
     return attach_resources(builder, resources, machine=m, graph_name=name)
 
 
+_GRAPHS: dict[str, Any] = {}
+
+
 def make_graph(config: Any = None) -> Any:
-    """Compiled graph for ``langgraph.json`` (the server supplies persistence)."""
-    return build().compile(name="customer_service")
+    """The compiled graph ``langgraph.json`` serves (built once per process; the server
+    supplies the checkpointer; ``graphs/server.py`` exports it for ``langgraph.json``)."""
+    if "graph" not in _GRAPHS:
+        _GRAPHS["graph"] = build().compile(name="customer_service")
+    return _GRAPHS["graph"]

@@ -430,6 +430,12 @@ def rollback_order(graph: Any, config: RunnableConfig) -> RunnableConfig:
     )
 
 
+_GRAPHS: dict[str, Any] = {}
+
+
 def make_graph(config: Any = None) -> Any:
-    """Compiled graph for ``langgraph.json``."""
-    return build().compile(name="order_processing")
+    """The compiled graph ``langgraph.json`` serves (built once per process; the server
+    supplies the checkpointer; ``graphs/server.py`` exports it for ``langgraph.json``)."""
+    if "graph" not in _GRAPHS:
+        _GRAPHS["graph"] = build().compile(name="order_processing")
+    return _GRAPHS["graph"]
