@@ -41,7 +41,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
 
 from agentpatterns.errors import ToolError
-from agentpatterns.orchestration.executor import Executor
+from agentpatterns.orchestration.engine import Executor
 from agentpatterns.orchestration.outcomes import record
 
 if TYPE_CHECKING:
