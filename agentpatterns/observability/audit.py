@@ -333,11 +333,10 @@ def _shape(data: Any) -> Any:
     return {"type": type(data).__name__}
 
 
-def _record(row: Any) -> AuditRecord:
-    values = dict(zip(COLUMNS, row, strict=True)) if not isinstance(row, dict) else row
-    data = values.get("data")
-    if isinstance(data, str):
+def _record(row: Any, loads: Any = json.loads) -> AuditRecord:
+    values = tuple(row[k] for k in COLUMNS) if isinstance(row, dict) else tuple(row)
+    data = values[-1]
+    if type(data) is str:
         with contextlib.suppress(ValueError):
-            data = json.loads(data)
-    values["data"] = data
-    return AuditRecord(**{k: values[k] for k in COLUMNS})
+            data = loads(data)
+    return AuditRecord(*values[:-1], data)
