@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langchain_core.runnables.config import var_child_runnable_config
+
 from agentpatterns.resilience.ledger import EffectLedger
 
 __all__ = ["aguarded", "guarded"]
@@ -96,9 +98,9 @@ def guarded(
     side_effect = bool(getattr(policy, "side_effect", False))
     reconcile = getattr(policy, "reconcile", None) if side_effect else None
 
+    thread_id = _thread_of(key) if key else None
     inner = _reconciling(call, reconcile, args)
     if retry is not None:
-        thread_id = _thread_of(key) if key else None
         retried, inner = inner, (lambda: retry.call_as(tool, retried, thread_id))
     if breaker is not None:
         broken, inner = inner, (lambda: breaker.call(broken))
@@ -112,7 +114,7 @@ def guarded(
         inner = lambda: fallback.call(named, **args)  # noqa: E731
     if side_effect and ledger is not None and key is not None:
         return ledger.run_once(
-            key, inner, tool=tool, args=args, thread_id=_thread_of(key), reconcile=reconcile
+            key, inner, tool=tool, args=args, thread_id=thread_id, reconcile=reconcile
         )
     return inner()
 
@@ -134,11 +136,10 @@ async def aguarded(
     side_effect = bool(getattr(policy, "side_effect", False))
     reconcile = getattr(policy, "reconcile", None) if side_effect else None
 
+    thread_id = _thread_of(key) if key else None
     inner = _areconciling(acall, reconcile, args)
     if retry is not None:
         retried = inner
-
-        thread_id = _thread_of(key) if key else None
 
         async def with_retry() -> Any:
             return await retry.acall_as(tool, retried, thread_id)
@@ -165,7 +166,7 @@ async def aguarded(
         inner = with_fallback
     if side_effect and ledger is not None and key is not None:
         return await ledger.arun_once(
-            key, inner, tool=tool, args=args, thread_id=_thread_of(key), reconcile=reconcile
+            key, inner, tool=tool, args=args, thread_id=thread_id, reconcile=reconcile
         )
     return await inner()
 
@@ -173,8 +174,6 @@ async def aguarded(
 def _thread_of(key: str) -> str | None:
     """The thread id of a default key ``{thread_id}:{checkpoint_ns}:{tool_call_id}``; for a
     business key, the thread of the current LangGraph run."""
-    from langchain_core.runnables.config import var_child_runnable_config
-
     config = var_child_runnable_config.get()
     if config:
         thread_id = config.get("configurable", {}).get("thread_id")

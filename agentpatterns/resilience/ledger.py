@@ -87,13 +87,16 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
+_ENCODER = json.JSONEncoder(default=_default)  # one encoder: json.dumps(default=) builds one
+
+
 def dumps_value(value: Any) -> str:
     """JSON for a stored result (messages and pydantic models handled)."""
     if isinstance(value, BaseMessage):
         return json.dumps({"__lc_message__": message_to_dict(value)}, default=str)
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
-    return json.dumps(value, default=_default)
+    return _ENCODER.encode(value)
 
 
 def loads_value(text: str | None) -> Any:
