@@ -4,9 +4,11 @@ The trivial 10-node graph (``bench.common.raw_chain``, async nodes) runs as many
 it can for a fixed window with ``C`` asyncio tasks in flight (C = 1, 8, 64), each thread a
 fresh ``thread_id`` and a full ``ainvoke`` (12 checkpoints written, default "async"
 durability). Baseline: the graph hand-written in raw LangGraph. Candidate: the same graph
-built with ``agentpatterns.fsm.StateMachine``. Both run on the same saver
+built with ``agentpatterns.fsm.StateMachine``, and that graph with the full observability
+stack (``Observability``: traces, metrics, and an ``AuditLog`` in the same database). All
+run on the same saver
 (``open_checkpointer``: SQLite file in WAL mode / a PostgreSQL pool sized for C), windows
-interleaved raw, fsm, fsm, raw ... and the median of each side is reported.
+interleaved (ABBA) and the median of each variant is reported.
 Ratio = candidate / baseline threads per second (higher is better; the target mirrors
 the builder's <= 1.05x time overhead).
 
@@ -45,6 +47,7 @@ from bench.common import (
 FIGURE = 9
 CONCURRENCY = (1, 8, 64)
 BUILDER_TARGET = Target(">=", 0.95)  # threads/s ratio; = time overhead <= 1.05x
+FULL_STACK_TARGET = Target(">=", 0.74)  # = full tracing + metrics + audit <= 1.35x
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,6 +58,52 @@ def graphs() -> dict[str, Any]:
     if fsm is not None:
         out["fsm"] = fsm
     return out
+
+
+class _Discard:
+    """Span exporter that drops everything (the cost measured is ours, not an exporter's)."""
+
+    def export(self, batch: Any) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def full_stack(url: str) -> tuple[Any, Any] | None:
+    """The StateMachine graph instrumented by ``Observability``: traces (SDK, batch
+    processor, discarding exporter), metrics (SDK, in-memory reader) and an ``AuditLog`` in
+    the checkpointer's own database; returns (graph, close) or None while unavailable."""
+    graph = fsm_chain(astep)
+    try:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        from agentpatterns.observability import AuditLog, Observability
+    except ImportError:
+        return None
+    if graph is None:
+        return None
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(_Discard()))  # type: ignore[arg-type]
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    audit = AuditLog(url)
+    obs = Observability(tracer_provider, meter_provider, audit=audit)
+
+    def close() -> None:
+        obs.close()
+        audit.close()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+    return obs.instrument(graph), close
 
 
 async def window(app: Any, concurrency: int, seconds: float) -> float:
@@ -88,8 +137,11 @@ async def measure_backend(
     from agentpatterns.checkpoint import open_checkpointer
 
     samples: dict[tuple[str, int], list[float]] = {}
+    stack = full_stack(url)
     async with open_checkpointer(url, pool_size=max(CONCURRENCY)) as saver:
         apps = {name: g.compile(checkpointer=saver) for name, g in graphs().items()}
+        if stack is not None:
+            apps["fsm+obs"] = stack[0].compile(checkpointer=saver)
         for app in apps.values():  # warm-up: tables, caches, pool connections
             await window(app, 8, min(seconds, 0.3))
         for c in CONCURRENCY:
@@ -97,6 +149,8 @@ async def measure_backend(
             for i in range(repeats):
                 for name in order if i % 2 == 0 else reversed(order):
                     samples.setdefault((name, c), []).append(await window(apps[name], c, seconds))
+    if stack is not None:
+        stack[1]()
     return samples
 
 
@@ -123,7 +177,22 @@ def backend_rows(
                     baseline_samples=samples[("raw", c)],
                 )
             )
-        else:
+        if ("fsm+obs", c) in samples:
+            full = statistics.median(samples[("fsm+obs", c)])
+            rows.append(
+                result(
+                    f"{backend} C={c}: StateMachine + traces, metrics, audit log vs raw",
+                    FIGURE,
+                    full,
+                    "threads/s",
+                    baseline=raw,
+                    target=FULL_STACK_TARGET,
+                    notes=how + "; audit log in the same database as the checkpoints",
+                    samples=samples[("fsm+obs", c)],
+                    baseline_samples=samples[("raw", c)],
+                )
+            )
+        if ("fsm", c) not in samples:
             rows.append(
                 result(
                     f"{backend} C={c}: raw LangGraph",
