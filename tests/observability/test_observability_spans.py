@@ -380,3 +380,38 @@ def test_instrument_compiled_graph_in_place(otel: OTelCapture) -> None:
     copy.invoke({"x": 0}, CONFIG)
     check_tree(otel)
     obs.close()
+
+
+def test_state_machine_span_tree_and_transition_counters(otel: OTelCapture) -> None:
+    from agentpatterns.fsm import AgentState, StateMachine
+
+    class FS(AgentState, total=False):
+        x: int
+
+    machine = (
+        StateMachine(FS, name="m")
+        .state("plan", lambda s: {"x": s.get("x", 0) + 1})
+        .state("execute", lambda s: {"x": s["x"] * 2})
+        .transition("plan", "execute")
+        .transition("execute", "done")
+    )
+    obs = Observability(**otel.providers())
+    graph = obs.instrument(machine.build()).compile(name="m")
+    assert graph.invoke({"x": 1}, CONFIG)["x"] == 4
+    spans = otel.spans.get_finished_spans()
+    root = next(s for s in spans if s.name == "invoke_workflow m")
+    nodes = sorted((s for s in spans if s is not root), key=lambda s: s.start_time or 0)
+    assert [s.name for s in nodes] == [
+        "invoke_node plan",
+        "invoke_node execute",
+        "invoke_node done",
+    ]
+    assert all(s.parent is not None and s.parent.span_id == root.context.span_id for s in nodes)
+    moves = [
+        (e.attributes["agentpatterns.transition.from"], e.attributes["agentpatterns.transition.to"])  # type: ignore[index]
+        for s in nodes
+        for e in s.events
+    ]
+    assert ("plan", "execute") in moves and ("execute", "done") in moves
+    assert otel.counter_total("agentpatterns.transitions") >= 2
+    obs.close()
