@@ -167,6 +167,21 @@ def _usage_for(budget: RetryBudget, thread_id: str | None = None) -> _Usage:
         return usage
 
 
+def _thread_from_traceback(exc: BaseException) -> str | None:
+    """The LangGraph thread of a failed node attempt. LangGraph calls ``retry_on`` outside
+    the node's config context; its retry loop (the frame that caught ``exc``) holds the
+    task's ``config``. Only runs on failures. None if not found (then: no scope key)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    config = tb.tb_frame.f_locals.get("config")
+    if isinstance(config, dict):
+        thread_id = config.get("configurable", {}).get("thread_id")  # pyright: ignore
+        if thread_id is not None:
+            return str(thread_id)
+    return None
+
+
 def _max_attempts(stop: Any) -> int | None:
     if isinstance(stop, stop_after_attempt):
         return stop.max_attempt_number
@@ -380,7 +395,8 @@ class Retry:
             if not self.retry_on(exc):
                 return False
             if self.budget is not None:
-                reason = _usage_for(self.budget).take(self.budget, initial)
+                usage = _usage_for(self.budget, _thread_from_traceback(exc))
+                reason = usage.take(self.budget, initial)
                 if reason is not None:
                     emit(
                         "retry_exhausted",

@@ -229,3 +229,24 @@ def test_as_retry_policy_draws_on_run_budget() -> None:
     with retry_scope(), pytest.raises(ConnectionError):
         _graph(lambda s: always(), retry).invoke({})
     assert len(always.calls) == 3
+
+
+def test_node_retry_budget_is_per_thread_without_scope() -> None:
+    """Without retry_scope, node-level retries of one thread do not eat another's budget."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    retry = Retry(
+        stop=stop_after_attempt(3),
+        wait=wait_none(),
+        budget=RetryBudget(max_retries=2, max_seconds=60),
+    )
+    builder = StateGraph(S)
+    always = _flaky([ConnectionError()] * 100)
+    builder.add_node("work", lambda s: always(), retry_policy=retry.as_retry_policy())
+    builder.add_edge(START, "work")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    for thread in ("a", "b"):
+        before = len(always.calls)
+        with pytest.raises(ConnectionError):
+            graph.invoke({}, {"configurable": {"thread_id": f"budget-{thread}"}})
+        assert len(always.calls) - before == 3  # each thread gets its own 2 retries
