@@ -67,6 +67,21 @@ def _describe_validation(error: ValidationError, what: str) -> str:
     return "; ".join(parts)
 
 
+# tool_call_schema builds a new pydantic model on every access (~4 ms); tools made per store
+# or per request share their args_schema class, so cache the call schema per class.
+_SCHEMA_CACHE: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+
+
+def _call_schema(tool: BaseTool) -> Any:
+    args_schema = tool.args_schema
+    if not (isinstance(args_schema, type) and issubclass(args_schema, BaseModel)):
+        return tool.tool_call_schema
+    cached = _SCHEMA_CACHE.get(args_schema)
+    if cached is None:
+        cached = _SCHEMA_CACHE[args_schema] = tool.tool_call_schema
+    return cached
+
+
 class RegisteredTool:
     """A tool with everything the executor needs, precomputed at registration."""
 
@@ -89,7 +104,7 @@ class RegisteredTool:
         self.name = tool.name
         self.policy = policy
         self.allowed = allowed
-        schema = tool.tool_call_schema
+        schema = _call_schema(tool)
         if isinstance(schema, type) and issubclass(schema, BaseModel):
             self.args_model: type[BaseModel] | None = schema
             self.arg_names: frozenset[str] | None = frozenset(schema.model_fields)
