@@ -112,6 +112,7 @@ def summarize(episodes: Sequence[Mapping[str, Any]], trials: int) -> dict[str, A
         effects.update({k: v for k, v in e["side_effects"].items() if v})
         faults.update(e.get("faults") or {})
     rolled = [e for e in episodes if e["rollback"]["happened"]]
+    checked = [e for e in episodes if e["rollback"]["correct"] is not None]
     tr_total = sum(e["transitions"]["total"] for e in episodes)
     tr_failed = sum(e["transitions"]["failed"] for e in episodes)
     audits = [e["audit"] for e in episodes if e.get("audit")]
@@ -142,7 +143,7 @@ def summarize(episodes: Sequence[Mapping[str, Any]], trials: int) -> dict[str, A
         "rollback_rate": _ratio(len(rolled), len(episodes)),
         "rollbacks": len(rolled),
         "rollback_correct_rate": _ratio(
-            sum(1 for e in rolled if e["rollback"]["correct"]), len(rolled)
+            sum(1 for e in checked if e["rollback"]["correct"]), len(checked)
         ),
         "transitions": tr_total,
         "transition_success_rate": _ratio(tr_total - tr_failed, tr_total),
