@@ -131,9 +131,9 @@ class Tau2Harness:
         self._configs: dict[str, Any] = {}
         self._expected: dict[str, _Expected] = {}
         self._plain: Any = None
-        self._replay = RetailStore("memory:")
-        self._replay_tools = {t.name: t for t in tools(self._replay)}
-        self._pristine = RetailStore("memory:")
+        self._replay: Any = None  # opened on first use (a crash child never needs them)
+        self._replay_tools: dict[str, Any] = {}
+        self._pristine_store: Any = None
 
     # -- building blocks ----------------------------------------------------------------
     def config(self, name: str) -> Any:
@@ -156,9 +156,22 @@ class Tau2Harness:
             self._plain = reg
         return self._plain
 
+    @property
+    def _pristine(self) -> Any:
+        if self._pristine_store is None:
+            from tools.retail import RetailStore
+
+            self._pristine_store = RetailStore("memory:")
+        return self._pristine_store
+
     def expected(self, task_id: str) -> _Expected:
         exp = self._expected.get(task_id)
         if exp is None:
+            if self._replay is None:
+                from tools.retail import RetailStore, tools
+
+                self._replay = RetailStore("memory:")
+                self._replay_tools = {t.name: t for t in tools(self._replay)}
             exp = _Expected(self.tasks[task_id], self._replay, self._replay_tools)
             if self.full_hash:
                 exp.full_hash = self._replay.state_hash()

@@ -21,7 +21,7 @@ def _tau2() -> None:
         pytest.skip(f"τ² retail data absent: {exc}")
 
 
-TASKS = ["5", "9", "13"]  # test split: a return, an exchange, modify + address writes
+TASKS = ["5", "9", "38"]  # test split; 38 has a ground-truth write that fails by design
 
 
 def _run(
@@ -81,6 +81,10 @@ def test_full_stack_is_perfect_under_flaky_30_and_same_seed_same_numbers(tmp_pat
     assert full["faults_injected"]["transient"] + full["faults_injected"]["timeout"] > 0
     assert full["calls"]["retried"] > 0 and full["retry_success_rate"] == 1.0
     assert full["transition_success_rate"] == 1.0 and full["log_coverage"] == 1.0
+    # the designed domain error of task 38 is a result, not a fault: not retried, not failed
+    assert full["tool_success_rate"] == 1.0
+    t38 = [e for e in doc["episodes"] if e["task"] == "38" and e["config"] == "full"]
+    assert all(e["success"] and e["status"] == "done" for e in t38)
     raw = _group(doc, "raw-toolnode")["metrics"]
     assert raw["episodes"] == 6 and set(raw["pass_hat_k"]) == {"1", "2"}
     assert 0.0 <= raw["success_rate"] <= 1.0 and raw["attempts_per_call"] >= 1.0
@@ -148,6 +152,7 @@ def test_cli_writes_valid_reports(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "pass^2" in md and "![success_vs_fault_rate]" in md
     assert "data:image/png;base64," in (out / "report.html").read_text()
     assert "full" in capsys.readouterr().out
+    assert main(["schema"]) == 0 and '"Results"' in capsys.readouterr().out
     assert main(["--faults", "nope", "--workers", "0"]) == 2
     assert main(["--configs", "fancy", "--workers", "0"]) == 2
     assert main(["--split", "dev", "--workers", "0"]) == 2

@@ -20,13 +20,22 @@ def _tau2() -> None:
         pytest.skip(f"τ² retail data absent: {exc}")
 
 
-def _run(tmp: Path, suite: str, tasks: list[str], profile: str, configs: list[str],
-         trials: int = 1) -> dict[str, Any]:
+def _run(
+    tmp: Path, suite: str, tasks: list[str], profile: str, configs: list[str], trials: int = 1
+) -> dict[str, Any]:
     from evals.report import build_results
     from evals.runner import EvalOptions, run_eval
 
-    opts = EvalOptions(suite=suite, profiles=[profile], configs=configs, trials=trials,
-                       seed=11, workers=0, tasks=tasks, out=tmp)
+    opts = EvalOptions(
+        suite=suite,
+        profiles=[profile],
+        configs=configs,
+        trials=trials,
+        seed=11,
+        workers=0,
+        tasks=tasks,
+        out=tmp,
+    )
     episodes, info = run_eval(opts)
     return build_results(episodes, info, opts.describe())
 
@@ -47,8 +56,14 @@ def test_suite_catalogue() -> None:
 
 def test_order_saga_under_lost_responses(tmp_path: Path) -> None:
     # op-04: declined card (nothing may happen), op-06: sold-out item (charge refunded)
-    doc = _run(tmp_path, "order-processing", ["op-00", "op-01", "op-04", "op-06"],
-               "lost-response", ["full"], trials=2)
+    doc = _run(
+        tmp_path,
+        "order-processing",
+        ["op-00", "op-01", "op-04", "op-06"],
+        "lost-response",
+        ["full"],
+        trials=2,
+    )
     m = _metrics(doc)
     assert m["success_rate"] == 1.0 and m["pass_hat_k"]["2"] == 1.0
     assert m["side_effects"]["duplicates"] == 0 and m["side_effects"]["lost"] == 0
