@@ -61,7 +61,7 @@ DEFAULT_OUT = BENCH_DIR / "results"
 #: Why a figure can be missing: shown instead of a number, never a made-up value.
 MISSING = {
     7: "audit-log query: bench_observability.py did not report it in this run",
-    10: "eval harness not yet available (evals/ has no runnable harness yet)",
+    10: "eval harness: bench_evals.py did not report it in this run",
 }
 console = Console(stderr=True)
 
