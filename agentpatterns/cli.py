@@ -140,12 +140,18 @@ def _kwargs_for(factory: Any, offered: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compile(obj: Any, saver: Any, offered: dict[str, Any]) -> Any:
+    """Compile ``obj`` with ``saver``; instrument it unless its factory took the tracing."""
+    obs = offered.get("observability")
     if hasattr(obj, "add_node") and hasattr(obj, "compile"):
-        return obj.compile(checkpointer=saver)
+        return (obs.instrument(obj) if obs is not None else obj).compile(checkpointer=saver)
     if hasattr(obj, "invoke") and hasattr(obj, "copy"):
-        return obj.copy(update={"checkpointer": saver})
+        graph = obj.copy(update={"checkpointer": saver})
+        return obs.instrument(graph) if obs is not None else graph
     if callable(obj):
-        return _compile(obj(**_kwargs_for(obj, offered)), saver, {})
+        kwargs = _kwargs_for(obj, offered)
+        traced = "observability" in kwargs or "tracer_provider" in kwargs
+        rest = {} if traced or obs is None else {"observability": obs}
+        return _compile(obj(**kwargs), saver, rest)
     raise CliError(f"{obj!r} is not a StateGraph, a compiled graph or a factory of one")
 
 
@@ -192,9 +198,9 @@ def _open_graph(
 ) -> Iterator[Any]:
     """Open the checkpointer, build and compile the graph; close everything afterwards."""
     store = parse_store_url(checkpointer)
+    obj = _import(spec)  # before creating anything: a bad spec changes nothing
     if store.kind == "sqlite" and store.path not in (":memory:", ""):
         Path(store.path).parent.mkdir(parents=True, exist_ok=True)
-    obj = _import(spec)
     folder = state_dir if state_dir is not None else HOME / name
     offered: dict[str, Any] = {
         "state_dir": str(folder),
@@ -246,13 +252,19 @@ def _require_db(checkpointer: str, thread: str) -> None:
 
 def _graph_of_thread(checkpointer: str, thread: str, graph: str | None) -> tuple[str, str]:
     _require_db(checkpointer, thread)
+    recorded: Any = None
+    found = False
     with open_checkpointer(checkpointer) as saver:
-        tup = saver.get_tuple({"configurable": {"thread_id": thread}})
-    if tup is None:
+        # the newest checkpoint that names its graph (a rollback's fork does not)
+        for tup in saver.list({"configurable": {"thread_id": thread}}):
+            found = True
+            recorded = (tup.metadata or {}).get(META_KEY)
+            if recorded or graph is not None:
+                break
+    if not found:
         raise CliError(f"no thread {thread!r} in {checkpointer}", code=1)
     if graph is not None:
         return resolve(graph)
-    recorded = (tup.metadata or {}).get(META_KEY)
     if not recorded:
         raise CliError(f"thread {thread!r} was not started by this CLI; pass --graph NAME")
     return resolve(str(recorded))
@@ -327,7 +339,7 @@ def _show(summary: dict[str, Any], as_json: bool) -> None:
         lines.append(
             f"[dim]resume with: agentpatterns resume {summary['thread_id']} --value '<json>'[/]"
         )
-    _out.print(Panel("\n".join(lines), title="agentpatterns", expand=False), soft_wrap=True)
+    _out.print(Panel("\n".join(lines), title="agentpatterns", expand=False))
 
 
 def _exit_code(summary: dict[str, Any]) -> int:
