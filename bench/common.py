@@ -57,7 +57,7 @@ __all__ = [
 
 #: Figure number -> short title (issue 10's list); the summary groups rows by it.
 FIGURES: dict[int, str] = {
-    1: "FSM builder overhead",
+    1: "builder overhead vs raw",
     2: "observability overhead",
     3: "resilience overhead",
     4: "tool executor vs ToolNode",
