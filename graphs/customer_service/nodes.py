@@ -24,6 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 
 from agentpatterns.errors import AgentPatternsError
+from agentpatterns.events import emit
 from agentpatterns.fsm import goto
 from agentpatterns.orchestration import ToolRegistry, tool_executor
 from agentpatterns.resilience import EffectLedger
@@ -186,6 +187,7 @@ class CustomerServiceNodes:
     def plan(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         ctx = _Ctx(self, config, state.get("user_id"), int(state.get("turn") or 1))
         result: PlanResult = self._planner(state).plan(state, ctx)
+        retried = (state.get("human_decision") or {}).get("action") == "retry"
         stop = bool(result.denied or result.escalate)
         update: dict[str, Any] = {
             "plan": [] if stop else result.calls,
@@ -197,6 +199,8 @@ class CustomerServiceNodes:
             "answer": result.answer,
             "escalation_reason": result.escalate,
         }
+        if retried:  # a human sent the request back: it is the agent's again
+            update["escalated"] = False
         if result.messages:
             update["messages"] = result.messages
         return update
@@ -301,10 +305,18 @@ class CustomerServiceNodes:
                 comp(call["args"], effect.result if effect else None)
             except Exception as exc:
                 failures.append(f"{call['name']}: {exc}")
+                emit(
+                    "compensation_failed",
+                    key=effect.key if effect else None,
+                    tool=call["name"],
+                    error_type=type(exc).__name__,
+                    thread_id=_thread(config),
+                )
                 continue
             if effect is not None:
                 self.ledger.mark_compensated(effect.key)
             undone.append({"id": call["id"], "name": call["name"]})
+        emit("rollback", thread_id=_thread(config), to="request start", compensated=len(undone))
         return undone, failures
 
     def escalate(self, state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
@@ -340,5 +352,7 @@ def compose_answer(state: Mapping[str, Any]) -> str:
             errors = sum(1 for o in outcomes if not o["ok"])
             return f"Replayed {len(outcomes)} call(s); {errors} ended with a domain error."
         done = "; ".join(state.get("summary") or []) or "done"
+        if decision and decision.get("action") == "retry":
+            return f"Done: {done} (retried by {decision.get('by') or 'a human agent'})."
         return f"Done: {done}."
     return "I could not complete your request."

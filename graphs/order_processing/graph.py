@@ -41,6 +41,7 @@ from typing import Annotated, Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import StateGraph
 
+from agentpatterns.events import emit
 from agentpatterns.fsm import AgentState, StateMachine, goto, key, when
 from agentpatterns.orchestration import ToolPolicy, ToolRegistry, tool_executor
 from agentpatterns.resilience import EffectLedger, Retry, escalate_to_human, last_where, rollback
@@ -239,6 +240,13 @@ class _Saga:
                 assert comp is not None, f"no compensation for {effect.tool}"
                 comp(effect.args, effect.result)
             except Exception as exc:
+                emit(
+                    "compensation_failed",
+                    key=effect.key,
+                    tool=effect.tool,
+                    error_type=type(exc).__name__,
+                    thread_id=_thread(config),
+                )
                 return {
                     "compensated": undone,
                     "escalation_reason": (
@@ -248,6 +256,7 @@ class _Saga:
                 }
             self.ledger.mark_compensated(effect.key)
             undone.append({"tool": effect.tool, "key": effect.key})
+        emit("rollback", thread_id=_thread(config), to="saga start", compensated=len(undone))
         names = ", ".join(u["tool"] for u in undone) or "nothing"
         answer = (
             f"Order {order_id} was not processed: {state.get('failed_step')} failed "
