@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
 from typing import Annotated, Any, Final, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
@@ -201,10 +200,10 @@ class _LoopState(TypedDict, total=False):
     attempts: Annotated[list[int], operator.add]
 
 
-def _scripted_agent(h: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _scripted_agent(h: Any) -> Any:
     """Agent node of the baselines: emits the next scripted call, then stops."""
 
-    def agent(state: dict[str, Any]) -> dict[str, Any]:
+    def agent(state: Any) -> dict[str, Any]:
         i = int(state.get("cursor") or 0)
         script = state.get("script") or []
         if i >= len(script):
@@ -292,7 +291,7 @@ def _raw_toolnode(h: Any) -> Any:
 def _free_flow(h: Any) -> Any:
     tools = {t.name: t for t in h.faulty_tools}
 
-    def blind(state: dict[str, Any]) -> dict[str, Any]:
+    def blind(state: Any) -> dict[str, Any]:
         call = state["messages"][-1].tool_calls[0]
         for attempt in range(1, BLIND_ATTEMPTS + 1):
             try:
@@ -337,7 +336,7 @@ def _monolith(h: Any) -> Any:
 
     tools = {t.name: t for t in h.faulty_tools}
 
-    def everything(state: dict[str, Any]) -> dict[str, Any]:
+    def everything(state: Any) -> dict[str, Any]:
         h.scratch.clear()
         for i, call in enumerate(state.get("script") or []):
             h.injector.mark(i)

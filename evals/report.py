@@ -83,16 +83,6 @@ def build_results(
     return doc
 
 
-def _target(group: dict[str, Any], metric: str) -> dict[str, Any]:
-    return next(t for t in group["targets"] if t["metric"] == metric)
-
-
-def _cell(group: dict[str, Any], metric: str) -> str:
-    t = _target(group, metric)
-    mark = {True: "pass", False: "FAIL", None: "n/a"}[t["pass"]]
-    return f"{fmt(t['value'])} ({mark})"
-
-
 def print_table(doc: dict[str, Any], console: Any = None) -> None:
     """The terminal summary (rich): one row per configuration and profile."""
     from rich.console import Console
