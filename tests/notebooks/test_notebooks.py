@@ -69,8 +69,23 @@ EXPECTED: dict[str, list[str]] = {
         "final status: done | receipt:",
         "| breaker_open | critical |",
     ],
-    "06_choosing_patterns": [],
-    "07_eval_harness": [],
+    "06_choosing_patterns": [
+        "```mermaid\nflowchart TD",
+        "| customer service (16 tools) | multi_tool_agent | layered (full), tool_orchestration",
+        "hand-rolled agent: NOT READY",
+        "support agent: READY",
+        "a run of it ends: done",
+        "| customer_service |",
+        "| diagnosis |",
+    ],
+    "07_eval_harness": [
+        "54 episodes in",
+        "<image/png>",
+        "| full | flaky-30 | 1 | 1 |",
+        "| full | lost-response | 1 | 1 |",
+        "4 figures",
+        "# Eval report: tau2-retail",
+    ],
 }
 
 #: Text that must never appear in outputs (redaction works end to end).
@@ -167,6 +182,8 @@ def _outputs_text(nb: Any) -> str:
             elif out.output_type in ("display_data", "execute_result"):
                 data = out.get("data", {})
                 parts.append(data.get("text/markdown") or data.get("text/plain", ""))
+                if "image/png" in data:
+                    parts.append("<image/png>")
     return "\n".join(parts)
 
 
