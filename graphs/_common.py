@@ -9,6 +9,7 @@ roll a thread back (the effect ledger and the compensations of its side-effectin
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "default_breaker",
     "default_retry",
     "is_domain_error",
+    "marked",
     "open_ledger",
     "resources_of",
 ]
@@ -46,6 +48,19 @@ DOMAIN_ERRORS = frozenset(
         "PermanentFault",
     }
 )
+
+
+def marked(fn: Callable[..., Any], **marker: Any) -> Callable[..., Any]:
+    """``fn`` (e.g. a bound method) as a plain function carrying ``__agentpatterns__``
+    markers (registry, agent, ledger ...), so readiness checks can see what a state node
+    uses; the signature is kept (the state machine looks for a ``config`` parameter)."""
+
+    @functools.wraps(fn)
+    def node(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    node.__agentpatterns__ = {**getattr(fn, "__agentpatterns__", {}), **marker}  # type: ignore[attr-defined]
+    return node
 
 
 def is_domain_error(outcome: Mapping[str, Any]) -> bool:

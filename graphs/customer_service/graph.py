@@ -52,6 +52,7 @@ from graphs._common import (
     compensations_from,
     default_breaker,
     default_retry,
+    marked,
     open_ledger,
 )
 from graphs.customer_service.nodes import CustomerServiceNodes
@@ -201,13 +202,15 @@ def build(
     )
     nothing_to_do = when(lambda s: not s.get("plan"), name="nothing_to_do")
     m = StateMachine(CustomerServiceState, name=name, max_steps=max_steps)
-    m.state("authenticate", nodes.authenticate)
+    reads = {"tool_node": "executor", "registry": registry, "agent": "reader"}
+    writes = {**reads, "agent": "writer", "ledger": ledger_obj}
+    m.state("authenticate", marked(nodes.authenticate, **reads))
     m.state("understand", nodes.understand)
-    m.state("plan", nodes.plan, max_visits=3)
+    m.state("plan", marked(nodes.plan, **reads), max_visits=3)
     m.state("confirm", nodes.confirm)
-    m.state("execute", nodes.execute)
-    m.state("validate", nodes.validate)
-    m.state("escalate", nodes.escalate)
+    m.state("execute", marked(nodes.execute, **writes))
+    m.state("validate", marked(nodes.validate, **reads, compensate=True, ledger=ledger_obj))
+    m.state("escalate", marked(nodes.escalate, **reads))
     m.state(
         "human",
         escalate_to_human(

@@ -51,6 +51,7 @@ from graphs._common import (
     default_breaker,
     default_retry,
     is_domain_error,
+    marked,
     open_ledger,
 )
 from graphs.order_processing.inventory import Inventory, inventory_tools
@@ -366,12 +367,13 @@ def build(
 
     failed = when(lambda s: bool(s.get("failed_step")), name="step_failed")
     m = StateMachine(OrderState, name=name, max_steps=50)
+    tools_marker = {"tool_node": "executor", "registry": registry, "agent": "saga"}
     m.state("receive", saga.receive)
-    m.state("charge", saga.charge)
-    m.state("reserve", saga.reserve)
-    m.state("notify", saga.notify)
+    m.state("charge", marked(saga.charge, **tools_marker, ledger=ledger_obj))
+    m.state("reserve", marked(saga.reserve, **tools_marker, ledger=ledger_obj))
+    m.state("notify", marked(saga.notify, **tools_marker, ledger=ledger_obj))
     m.state("validate", saga.validate)
-    m.state("compensate", saga.compensate)
+    m.state("compensate", marked(saga.compensate, compensate=True, ledger=ledger_obj))
     m.state("escalate", escalate_to_human(status_key=None, context_keys=("order", "compensated")))
     m.transition("receive", "charge")
     for src, dst in (("charge", "reserve"), ("reserve", "notify"), ("notify", "validate")):

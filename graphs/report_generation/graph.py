@@ -94,6 +94,7 @@ def _runner(registry: ToolRegistry, name: str) -> Any:
         return outcome["output"]
 
     run.__name__ = f"run_{name}"
+    run.__agentpatterns__ = {"tool_node": "executor", "registry": registry, "agent": "analyst"}  # type: ignore[attr-defined]
     return run
 
 
