@@ -339,4 +339,4 @@ def _record(row: Any, loads: Any = json.loads) -> AuditRecord:
     if type(data) is str:
         with contextlib.suppress(ValueError):
             data = loads(data)
-    return AuditRecord(*values[:-1], data)
+    return AuditRecord(*values[:-1], data)  # pyright: ignore[reportCallIssue]

@@ -28,6 +28,7 @@ import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["RUN_KEY", "RunScope", "instrument_builder", "instrument_compiled"]
 
 RUN_KEY = otel_context.create_key("agentpatterns.run")
+#: Set by the traced ``invoke`` for the ``stream`` call it makes (not traced twice).
+_DIRECT: ContextVar[Any] = ContextVar("agentpatterns_direct_stream", default=None)
 _MARK = "__agentpatterns__"
 
 
@@ -120,6 +123,14 @@ class RunScope:
             payload = chunk["data"]
         if type(payload) is dict and INTERRUPT in payload:
             self.interrupted = True
+
+    def observe_result(self, out: Any) -> None:
+        """Take the output (and interrupts) from what ``invoke`` returned."""
+        interrupts = getattr(out, "interrupts", None)  # version="v2" GraphOutput
+        value = getattr(out, "value", out) if interrupts is not None else out
+        if interrupts or (type(value) is dict and INTERRUPT in value):
+            self.interrupted = True
+        self.output = value
 
     def finish(self, obs: Observability, exc: BaseException | None = None) -> None:
         span = self.span
@@ -224,13 +235,56 @@ def traced_class(obs: Observability, base: type) -> type:
     if cached is not None:
         return cached
 
+    def invoke(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        # The whole run happens inside this call: attach once (cheaper than per chunk).
+        config = obs._with_callbacks(config)
+        scope = RunScope(obs, self.name, input, config)
+        token = otel_context.attach(scope.ctx)
+        direct = _DIRECT.set(self)
+        try:
+            out = base.invoke(self, input, config, **kwargs)
+        except BaseException as exc:
+            _DIRECT.reset(direct)
+            otel_context.detach(token)
+            scope.finish(obs, exc)
+            raise
+        _DIRECT.reset(direct)
+        otel_context.detach(token)
+        scope.observe_result(out)
+        scope.finish(obs)
+        return out
+
+    async def ainvoke(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        config = obs._with_callbacks(config)
+        scope = RunScope(obs, self.name, input, config)
+        token = otel_context.attach(scope.ctx)
+        direct = _DIRECT.set(self)
+        try:
+            out = await base.ainvoke(self, input, config, **kwargs)
+        except BaseException as exc:
+            _DIRECT.reset(direct)
+            otel_context.detach(token)
+            scope.finish(obs, exc)
+            raise
+        _DIRECT.reset(direct)
+        otel_context.detach(token)
+        scope.observe_result(out)
+        scope.finish(obs)
+        return out
+
     def stream(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
+        if _DIRECT.get() is self:  # called by our invoke: already traced
+            _DIRECT.set(None)
+            return base.stream(self, input, config, **kwargs)
         config = obs._with_callbacks(config)
         return _traced_stream(
             obs, self, input, config, lambda: base.stream(self, input, config, **kwargs)
         )
 
     def astream(self: Any, input: Any, config: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
+        if _DIRECT.get() is self:
+            _DIRECT.set(None)
+            return base.astream(self, input, config, **kwargs)
         config = obs._with_callbacks(config)
         return _atraced_stream(
             obs, self, input, config, lambda: base.astream(self, input, config, **kwargs)
@@ -240,6 +294,8 @@ def traced_class(obs: Observability, base: type) -> type:
         base.__name__,
         (base,),
         {
+            "invoke": invoke,
+            "ainvoke": ainvoke,
             "stream": stream,
             "astream": astream,
             "__module__": base.__module__,
