@@ -63,7 +63,8 @@ def _slim(outcome: Mapping[str, Any]) -> dict[str, Any]:
         "error_type": outcome.get("error_type"),
         "error": (outcome.get("error") or None) and str(outcome["error"])[:300],
         "attempts": outcome.get("attempts", 0),
-        "content": text[:200],
+        # the result itself stays in the store and the ledger: checkpoints stay small
+        "content": None if outcome["ok"] else text[:200],
     }
 
 
