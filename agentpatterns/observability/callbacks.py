@@ -24,7 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from agentpatterns.observability import conventions as c
-from agentpatterns.observability.instrument import RUN_KEY, RunScope, _set_error
+from agentpatterns.observability.runs import RUN_KEY, RunScope, set_error
 
 if TYPE_CHECKING:
     from agentpatterns.observability.core import Observability
@@ -102,7 +102,7 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
         status = getattr(output, "status", "success")
         if error is not None:
             kind = c.error_type(error)
-            _set_error(obs, span, error, kind)
+            set_error(obs, span, error, kind)
         elif status == "error":  # a ToolMessage reporting an error the tool handled
             kind = "tool_error"
             span.set_attribute(c.ERROR_TYPE, kind)
@@ -226,7 +226,7 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
             return
         span, start, model = entry[:3]
         kind = c.error_type(error)
-        _set_error(self.obs, span, error, kind)
+        set_error(self.obs, span, error, kind)
         span.end()
         self.obs._record_duration(c.OP_CHAT, model, time.perf_counter() - start, kind)
 

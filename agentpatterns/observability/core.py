@@ -35,12 +35,9 @@ from opentelemetry.trace import Span
 
 from agentpatterns.events import Event, subscribe
 from agentpatterns.observability import conventions as c
-from agentpatterns.observability.instrument import (
-    RunScope,
-    instrument_builder,
-    instrument_compiled,
-)
+from agentpatterns.observability.instrument import instrument_builder, instrument_compiled
 from agentpatterns.observability.redact import Redactor
+from agentpatterns.observability.runs import RunScope
 
 if TYPE_CHECKING:
     from agentpatterns.alerts import Alerter
