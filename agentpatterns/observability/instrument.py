@@ -5,9 +5,11 @@ subgraphs:
 
 * ``Observability.instrument(builder)`` replaces every node's runnable by a wrapper that
   opens ``invoke_node {node}`` and makes it the current span while the node runs, and patches
-  ``builder.compile`` so that the compiled graph's class gets traced ``stream`` / ``astream``
-  (``invoke``, ``ainvoke``, ``batch`` and ``astream_events`` all go through those two).
-* The traced ``stream`` opens ``invoke_workflow {graph}`` when iteration starts and attaches
+  ``builder.compile`` so that the compiled graph's class (``runs.py``) gets traced ``invoke``,
+  ``ainvoke``, ``stream`` and ``astream`` (``batch`` and ``astream_events`` go through them).
+* The traced ``invoke`` opens ``invoke_workflow {graph}`` and attaches it (with the run's id)
+  to the OpenTelemetry context for the duration of LangGraph's call. The traced ``stream``
+  opens it when iteration starts and attaches
   it (with the run's id) to the OpenTelemetry context *only while LangGraph's generator runs*
   (around each ``next``), then detaches before handing the chunk to the caller. LangGraph
   starts node tasks inside that window, and both its thread pool (sync) and asyncio tasks
