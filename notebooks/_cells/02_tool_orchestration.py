@@ -65,7 +65,7 @@ for agent in ("reader", "writer", "sales"):
     names = [t.name for t in registry.tools_for(agent)]
     rows.append((agent, len(names), ", ".join(n for n in names if n in WRITE_TOOLS) or "-"))
 table(rows, ["agent", "tools granted", "write tools granted"])
-print(len(registry.names), "tools registered;", len(READ_TOOLS), "reads,", len(WRITE_TOOLS), "writes")
+print(f"{len(registry.names)} tools: {len(READ_TOOLS)} reads, {len(WRITE_TOOLS)} writes, 2 ours")
 """
     ),
     md(
@@ -91,7 +91,8 @@ calls = [
     {"name": "find_user_id_by_email", "args": {"email": "sofia.rossi2645@example.com"}, "id": "c1"},
     {"name": "get_order_details", "args": {"order_id": "#W5918442"}, "id": "c2"},
     {"name": "shipping_quote", "args": {"zip_code": "10001"}, "id": "c3"},
-    {"name": "cancel_pending_order", "args": {"order_id": "#W5918442", "reason": "no longer needed"}, "id": "c4"},
+    {"name": "cancel_pending_order", "args": {"order_id": "#W5918442", "reason": "not needed"},
+     "id": "c4"},
     {"name": "get_order_details", "args": {"order_id": 5918442}, "id": "c5"},
     {"name": "get_order_details", "args": {"order_id": "#W0000000"}, "id": "c6"},
     {"name": "carrier_status", "args": {"tracking_id": "TRK-0009"}, "id": "c7"},
@@ -162,7 +163,8 @@ Every call is also recorded for evals and dashboards in `tool_results`:
 table(out["tool_results"], ["id", "name", "ok", "error_type", "attempts", "elapsed_ms"])
 ok = sum(r["ok"] for r in out["tool_results"])
 never_ran = sum(r["attempts"] == 0 for r in out["tool_results"])
-print(f"{ok} of {len(out['tool_results'])} calls succeeded; {never_ran} were refused before running")
+total = len(out["tool_results"])
+print(f"{ok} of {total} calls succeeded; {never_ran} were refused before running")
 assert not any(r["ok"] for r in out["tool_results"] if r["name"] == "carrier_status")
 """
     ),
@@ -180,7 +182,9 @@ with a `plan` list.
         """
 from agentpatterns.orchestration import tool_executor
 
-plan = [{"name": "shipping_quote", "args": {"zip_code": f"1000{i}"}, "id": f"q{i}"} for i in range(8)]
+plan = [
+    {"name": "shipping_quote", "args": {"zip_code": f"1000{i}"}, "id": f"q{i}"} for i in range(8)
+]
 execute = tool_executor(registry, agent="reader")
 started = time.perf_counter()
 outcomes = execute({"plan": plan})["tool_outcomes"]
@@ -206,7 +210,7 @@ from agentpatterns.orchestration import tool_selector
 select = tool_selector(registry, agent="reader")
 attempts = [
     {"name": "get_user_details", "args": {"user_id": "x'; DROP TABLE users; --"}, "id": "a1"},
-    {"name": "get_user_details", "args": {"user_id": "sofia_rossi_8776", "admin": True}, "id": "a2"},
+    {"name": "get_user_details", "args": {"user_id": "sofia_rossi_8776", "admin": 1}, "id": "a2"},
     {"name": "get_user_details", "args": {}, "id": "a3"},
     {"name": "calculate", "args": {"expression": "1" * 70000}, "id": "a4"},
 ]

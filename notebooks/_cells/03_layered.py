@@ -66,7 +66,8 @@ mermaid(graph.get_graph().draw_mermaid())
     ),
     code(
         """
-out = graph.invoke({"task": "cheap flights to Lisbon", "user": "ada", "payment_token": "tok_4242abcd"})
+request = {"task": "cheap flights to Lisbon", "user": "ada", "payment_token": "tok_4242abcd"}
+out = graph.invoke(request)
 print("status:", out["status"])
 table([(k, v) for k, v in out["results"].items()], ["subtask", "result"])
 table(out["handoffs"], ["layer", "executor", "subtask", "ms", "copy_ms", "bytes"])
@@ -108,7 +109,7 @@ leaky = build_layered_graph(
     context_keys=("user", "payment_token"),
     on_failure="best_effort",
 ).compile()
-out = leaky.invoke({"task": "cheap flights to Lisbon", "user": "ada", "payment_token": "tok_4242abcd"})
+out = leaky.invoke(request)
 print("status:", out["status"])
 table([(k, v) for k, v in out["results"].items()], ["subtask", "result"])
 table(

@@ -137,8 +137,8 @@ for s in sorted(finished, key=lambda s: s.start_time):
     for e in s.events:
         if e.name == "agentpatterns.transition":
             a = e.attributes
-            rows.append((s.name, a["agentpatterns.transition.from"], a["agentpatterns.transition.to"],
-                         a.get("agentpatterns.transition.reason", "")))
+            moved = [a.get(f"agentpatterns.transition.{k}", "") for k in ("from", "to", "reason")]
+            rows.append((s.name, *moved))
 table(rows, ["span", "from", "to", "reason"])
 """
     ),
@@ -295,10 +295,11 @@ for i in range(4):
     with contextlib.suppress(ConnectionError):  # the run fails: that is the point
         pricing.invoke({"sku": f"SKU-{i}"}, {"configurable": {"thread_id": f"price-{i}"}})
 table(span_tree(spans.get_finished_spans())[:2])
-errors = audit.query(thread_id="price-0", kind="error") + audit.query(thread_id="price-0", kind="output")
+errors = audit.query(thread_id="price-0", kind="output")
 table([(rec.kind, rec.status, rec.error_type, rec.data) for rec in errors],
       ["kind", "status", "error_type", "data"], width=100)
-table([(a.name, a.severity, a.message) for a in received], ["alert", "severity", "message"], width=120)
+table([(a.name, a.severity, a.message) for a in received], ["alert", "severity", "message"],
+      width=120)
 assert len(received) == 1
 watched.close()
 """

@@ -75,7 +75,8 @@ samples = [
     PermanentFault("injected"),
     ToolContractError("argument 'order_id' must be a string"),
 ]
-table([(type(e).__name__, str(e), classify_error(e)) for e in samples], ["error", "message", "class"])
+table([(type(e).__name__, str(e), classify_error(e)) for e in samples],
+      ["error", "message", "class"])
 """
     ),
     md(
@@ -112,7 +113,8 @@ rows = []
 for label, policy, injector in [
     ("no retry", ToolPolicy(timeout=1.0), fault_profile("flaky-30", seed=7)),
     ("Retry", ToolPolicy(timeout=1.0, retry=retry), fault_profile("flaky-30", seed=7)),
-    ("Retry, permanent faults", ToolPolicy(timeout=1.0, retry=retry), FaultInjector(7, permanent_rate=0.3)),
+    ("Retry, permanent faults", ToolPolicy(timeout=1.0, retry=retry),
+     FaultInjector(7, permanent_rate=0.3)),
 ]:
     registry = ToolRegistry()
     registry.register(injector.wrap(get_price), policy=policy)
@@ -244,7 +246,8 @@ orders = [{"name": "ship_parcel", "args": {"order_id": f"O-{i}"}, "id": f"s{i}"}
 rows = []
 for label, registry_ledger, policy in [
     ("plain retry", None, ToolPolicy(retry=retry)),
-    ("ledger + reconcile", ledger, ToolPolicy(retry=retry, side_effect=True, reconcile=find_shipment)),
+    ("ledger + reconcile", ledger,
+     ToolPolicy(retry=retry, side_effect=True, reconcile=find_shipment)),
 ]:
     shipments.clear()
     injector = FaultInjector(3, lost_response_rate=0.3)
@@ -257,7 +260,8 @@ for label, registry_ledger, policy in [
             outcomes = execute({"plan": orders}, config)["tool_outcomes"]
         rows.append((label, run, sum(o["ok"] for o in outcomes), injector.counts["lost_response"],
                      len(shipments), len(shipments) - len(set(shipments))))
-table(rows, ["policy", "run", "calls ok", "lost responses (total)", "parcels shipped", "duplicates"])
+table(rows, ["policy", "run", "calls ok", "lost responses (total)", "parcels shipped",
+            "duplicates"])
 assert rows[2][4] == 20 and rows[3][4] == 20 and rows[3][5] == 0
 """
     ),
@@ -272,8 +276,8 @@ print(len(effects), "effects in the ledger, one per call")
     md(
         """
 **Why it matters:** with the plain retry, every lost response became a second shipment, and
-the replay shipped everything again. With the ledger every order shipped exactly once, across retries and
-the replay. The ledger is a table in the same SQLite (or PostgreSQL) database as your
+the replay shipped everything again. With the ledger every order shipped exactly once, across
+retries and the replay. The ledger is a table in the same SQLite (or PostgreSQL) database as your
 checkpoints, so it survives a `kill -9` too.
 
 ## 6. Partial success: a saga compensates what already happened
@@ -408,14 +412,16 @@ def prepare(state):
     return {"escalation_reason": f"payment failed after retries: {err['type']}: {err['message']}"}
 
 
+human_says_retry = when(lambda s: s["human_decision"]["action"] == "retry", name="human: retry")
 checkout = (
     StateMachine(Checkout, name="checkout")
-    .state("charge", charge, retry=Retry(stop=stop_after_attempt(3), wait=fast_backoff), on_error="prepare")
+    .state("charge", charge, retry=Retry(stop=stop_after_attempt(3), wait=fast_backoff),
+           on_error="prepare")
     .state("prepare", prepare)
     .state("escalate", escalate_to_human(status_key=None, context_keys=("order_id",)))
     .transition("charge", "done")
     .transition("prepare", "escalate")
-    .transition("escalate", "charge", when=when(lambda s: s["human_decision"]["action"] == "retry", name="human: retry"))
+    .transition("escalate", "charge", when=human_says_retry)
     .transition("escalate", "escalated")
 )
 mermaid(checkout.to_mermaid())
@@ -423,7 +429,8 @@ app = checkout.build().compile(checkpointer=saver)
 config = {"configurable": {"thread_id": "checkout-77"}}
 paused = app.invoke({"order_id": "O-77"}, config)
 request = paused["__interrupt__"][0].value
-table([(k, request[k]) for k in ("reason", "node", "thread_id", "context")], ["field", "value"], width=140)
+table([(k, request[k]) for k in ("reason", "node", "thread_id", "context")], ["field", "value"],
+      width=140)
 print("waiting at:", app.get_state(config).next, "| allowed actions:",
       request["response_schema"]["properties"]["action"]["enum"])
 """
@@ -437,9 +444,11 @@ and answers `retry`. An invalid answer would pause again with the validation err
     code(
         """
 payments_down.outage = False  # the provider is back
-out = app.invoke(Command(resume={"action": "retry", "by": "ana", "note": "provider back up"}), config)
+answer = {"action": "retry", "by": "ana", "note": "provider back up"}
+out = app.invoke(Command(resume=answer), config)
 table(out["transitions"], ["step", "from", "to", "reason"], width=120)
-print("final status:", out["status"], "| receipt:", out["receipt"], "| decided by:", out["human_decision"]["by"])
+print("final status:", out["status"], "| receipt:", out["receipt"],
+      "| decided by:", out["human_decision"]["by"])
 assert out["status"] == "done"
 """
     ),
@@ -454,7 +463,8 @@ per breaker, not one per call) and rate-limited.
     ),
     code(
         """
-table([(a.name, a.severity, a.message) for a in alerts], ["alert", "severity", "message"], width=120)
+table([(a.name, a.severity, a.message) for a in alerts], ["alert", "severity", "message"],
+      width=120)
 assert any(a.name == "breaker_open" for a in alerts)
 alerter.close()
 saver_cm.__exit__(None, None, None)

@@ -30,7 +30,7 @@ from agentpatterns.selector import WorkloadProfile, recommend
 
 TREE = '''
 flowchart TD
-  Q1{"Q1 several tools?"} -- no --> S["simple single agent<br/>basic observability + error handling"]
+  Q1{"Q1 several tools?"} -- no --> S["single agent<br/>basic observability + error handling"]
   Q1 -- yes --> Q2{"Q2 more than 5 tools?"}
   Q2 -- yes --> L["layered + tool orchestration"]
   Q2 -- no --> A["the agent manages its few tools"]
@@ -58,7 +58,8 @@ def tree_with_path(rec):
         taken.add(question)
         if (question, step.answer) in OUTCOME:
             taken.add(OUTCOME[(question, step.answer)])
-    return TREE + "  classDef taken fill:#bfb6fc,stroke:#5b4bd6\\n  class " + ",".join(sorted(taken)) + " taken\\n"
+    style = "  classDef taken fill:#bfb6fc,stroke:#5b4bd6\\n"
+    return TREE + style + "  class " + ",".join(sorted(taken)) + " taken\\n"
 
 
 support = WorkloadProfile(tools=16, predictable_order=True, high_risk=True, high_availability=True)
@@ -81,7 +82,9 @@ recommendations:
         """
 workloads = {
     "FAQ bot with one search tool": WorkloadProfile(tools=1),
-    "order saga (3 tools)": WorkloadProfile(tools=3, predictable_order=True, high_risk=True, high_availability=True),
+    "order saga (3 tools)": WorkloadProfile(
+        tools=3, predictable_order=True, high_risk=True, high_availability=True
+    ),
     "report generator (5 analytics tools)": WorkloadProfile(tools=5, high_availability=True),
     "research assistant (12 tools, free order)": WorkloadProfile(tools=12),
     "customer service (16 tools)": support,
@@ -286,9 +289,10 @@ for name, (module, profile) in reference.items():
     report = check_readiness(graph, require=recommendation)
     reports[name] = report
     required = [c for c in report if c.required]
+    failed = ", ".join(c.name for c in report.failed())
     rows.append((name, ", ".join(recommendation.names()),
                  f"{sum(c.passed for c in required)}/{len(required)}",
-                 "READY" if report.passed else "not ready: " + ", ".join(c.name for c in report.failed())))
+                 "READY" if report.passed else f"not ready: {failed}"))
 table(rows, ["graph", "recommended patterns", "required checks passed", "verdict"], width=120)
 assert all(r["state_strategy"].passed for r in reports.values())
 """

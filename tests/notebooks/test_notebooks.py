@@ -88,6 +88,15 @@ EXPECTED: dict[str, list[str]] = {
     ],
 }
 
+#: Notebooks that read the τ²-bench retail data (skipped, like tests/tools, when it is absent).
+NEEDS_TAU2 = {
+    "02_tool_orchestration",
+    "03_layered",
+    "04_observability",
+    "06_choosing_patterns",
+    "07_eval_harness",
+}
+
 #: Text that must never appear in outputs (redaction works end to end).
 FORBIDDEN: dict[str, list[str]] = {
     "04_observability": ["sofia.rossi2645@example.com"],
@@ -195,6 +204,14 @@ def test_notebook_runs_offline_top_to_bottom(
 ) -> None:
     from nbclient import NotebookClient
 
+    if name in NEEDS_TAU2:
+        from agentpatterns.errors import ConfigurationError
+        from tools.retail import data_dir
+
+        try:
+            data_dir()
+        except ConfigurationError as exc:
+            pytest.skip(f"τ² retail data absent: {exc}")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebooks' scratch folders land here
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
