@@ -98,7 +98,7 @@ def recommend(state: Mapping[str, Any]) -> dict[str, Any]:
     why = ", ".join(state.get("findings") or []) or "no red flags"
     return {
         "draft": f"Triage: {level} (score {state['score']}: {why}). Suggested: {action}.",
-        "signoff_reason": f"sign-off required for a {level} triage of a synthetic record",
+        "signoff_reason": f"sign-off required for the {level} triage of a synthetic record",
     }
 
 
