@@ -36,9 +36,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "DOMAIN_ERRORS",
     "action_key",
     "call_stats",
     "side_effects",
+    "succeeded",
     "touched_digest",
     "touched_keys",
 ]
@@ -114,6 +116,31 @@ def side_effects(
     }
 
 
+#: Error types that mean "the tool answered no" (a domain error), not a fault.
+DOMAIN_ERRORS = frozenset(
+    {
+        "RetailError",
+        "PaymentError",
+        "InventoryError",
+        "NotificationError",
+        "IdempotencyConflictError",
+        "ValidationError",
+        "ToolContractError",
+        "ToolPermissionError",
+        "UnknownToolError",
+        "PermanentFault",
+    }
+)
+
+
+def succeeded(call: Mapping[str, Any]) -> bool:
+    """A call succeeded: it returned a result, or — when its ground truth fails by design —
+    it failed with a domain error (a fault on such a call is still a failure)."""
+    if call.get("designed"):
+        return not call.get("ok") and call.get("error_type") in DOMAIN_ERRORS
+    return bool(call.get("ok"))
+
+
 def call_stats(calls: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Aggregate per-call records (``ok``, ``attempts``, ``designed``, ``elapsed_ms``, ``ran``).
 
@@ -122,9 +149,9 @@ def call_stats(calls: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """
     calls = list(calls)
     ran = [c for c in calls if c.get("ran", True)]
-    good = [c for c in ran if bool(c.get("ok")) != bool(c.get("designed"))]
+    good = [c for c in ran if succeeded(c)]
     retried = [c for c in ran if (c.get("attempts") or 0) > 1]
-    retried_ok = [c for c in retried if bool(c.get("ok")) != bool(c.get("designed"))]
+    retried_ok = [c for c in retried if succeeded(c)]
     return {
         "planned": len(calls),
         "ran": len(ran),

@@ -266,8 +266,13 @@ class _LoopConfig(_Config):
 
 
 def _error_type(msg: ToolMessage) -> str:
+    """The exception type in a ToolNode error message (``Error: RetailError('...')``) or in
+    the free-flow loop's (``RetailError: ...``)."""
+    import re
+
     text = str(msg.content)
-    return text.split(":", 1)[0].replace("Error: ", "").strip()[:60] or "error"
+    found = re.match(r"Error: (\w+)\(", text) or re.match(r"(\w+): ", text)
+    return found.group(1) if found else "error"
 
 
 def _raw_toolnode(h: Any) -> Any:

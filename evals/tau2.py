@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evals.accounting import action_key, call_stats, side_effects, touched_keys
+from evals.accounting import action_key, call_stats, side_effects, succeeded, touched_keys
 from evals.faults import CRASH_PROFILES, ReseedableInjector, kill_plan
 
 __all__ = ["SUITE", "Tau2Harness", "task_ids"]
@@ -359,7 +359,7 @@ class Tau2Harness:
             if c.get("ran")
             and (c.get("attempts") or 0) > 1
             and c.get("elapsed_ms") is not None
-            and bool(c["ok"]) != bool(c["designed"])
+            and succeeded(c)
         ]
         if run.get("resume_ms") is not None:
             recovery.append(run["resume_ms"])

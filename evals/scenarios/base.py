@@ -37,6 +37,7 @@ def calls_from_results(
             "ok": bool(r.get("ok")),
             "attempts": int(r.get("attempts") or 0),
             "designed": r.get("name") in designed and not r.get("ok"),
+            "error_type": r.get("error_type"),
             "elapsed_ms": r.get("elapsed_ms"),
         }
         for r in records

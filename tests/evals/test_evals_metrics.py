@@ -81,16 +81,18 @@ def test_call_stats_count_designed_errors_as_successes() -> None:
     calls = [
         {"ok": True, "attempts": 1, "designed": False},
         {"ok": False, "attempts": 1, "designed": True, "error_type": "RetailError"},
+        # a call whose ground truth fails by design, but which failed with a fault: a failure
+        {"ok": False, "attempts": 8, "designed": True, "error_type": "RetryExhaustedError"},
         {"ok": True, "attempts": 3, "designed": False},
         {"ok": False, "attempts": 8, "designed": False},
         {"ok": False, "attempts": 0, "designed": False, "ran": False},
     ]
     assert call_stats(calls) == {
-        "planned": 5,
-        "ran": 4,
+        "planned": 6,
+        "ran": 5,
         "succeeded": 3,
-        "attempts": 13,
-        "retried": 2,
+        "attempts": 21,
+        "retried": 3,
         "retried_ok": 1,
     }
 
