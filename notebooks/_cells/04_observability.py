@@ -248,8 +248,8 @@ table(metric_rows(metric_reader), ["metric", "attributes", "value"], width=110)
         """
 ## 6. Errors and alerts
 
-A failing node marks its span and the run span `ERROR` with `error.type`, writes an `error`
-record to the audit log, and feeds metric alert rules. Below, a small graph whose node fails
+A failing node marks its span and the run span `ERROR` with `error.type`, the run's `output`
+record in the audit log holds the error, and the failure feeds the metric alert rules. Below, a small graph whose node fails
 every time: after three failures in the window, `ErrorRateAlert` fires once through the
 `Alerter` (deduplicated and rate-limited) into a callable sink; in production that would be a
 webhook or your logging pipeline.
