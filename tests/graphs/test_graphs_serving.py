@@ -3,6 +3,7 @@ serves them on 127.0.0.1 and runs them over HTTP (skipped without ``langgraph-cl
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -98,9 +99,16 @@ def test_langgraph_dev_serves_the_graphs(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
     cmd = [exe, "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser", "--no-reload"]
+    # the shipped config with its paths made absolute, so the server's state lands in tmp_path
+    config = {
+        "dependencies": [str(GRAPHS_DIR)],
+        "graphs": {k: v.replace("./", f"{GRAPHS_DIR}/", 1) for k, v in CONFIG["graphs"].items()},
+    }
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    cmd += ["--config", str(tmp_path / "langgraph.json")]
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        cmd, cwd=GRAPHS_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -118,10 +126,12 @@ def test_langgraph_dev_serves_the_graphs(tmp_path: Path) -> None:
             )
             assert done["status"] == "done" and "Signed off" in done["answer"]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
         log.close()
