@@ -129,3 +129,25 @@ def test_rollback_to_last_consistent_state(cfg: dict[str, Any]) -> None:
         parts["gateway"].count("charges") == 2
         and parts["gateway"].balance("credit_card_4242") == 59.97
     )
+
+
+def test_saga_and_rollback_on_durable_backends(durable_store_url: str, tmp_path: Any) -> None:
+    """Checkpoints and effect ledger on SQLite and PostgreSQL: stop, resume in a new graph
+    object, roll back to the last consistent state."""
+    from agentpatterns.checkpoint import open_checkpointer
+
+    cfg = {"configurable": {"thread_id": "durable"}}
+    with open_checkpointer(durable_store_url) as saver:
+        first = build(ledger=durable_store_url, state_dir=tmp_path)
+        graph = first.compile(checkpointer=saver, interrupt_before=["notify"])
+        graph.invoke({"order": DEMO_ORDER}, cfg)
+        resources_of(graph).close()  # type: ignore[union-attr]
+        again = build(ledger=durable_store_url, state_dir=tmp_path)
+        graph = again.compile(checkpointer=saver, interrupt_before=["notify"])
+        parts = resources_of(graph).extra  # type: ignore[union-attr]
+        assert graph.get_state(cfg).next == ("notify",)
+        assert parts["gateway"].count("charges") == 1
+        rollback_order(graph, cfg)
+        assert parts["gateway"].balance("credit_card_4242") == 0.0
+        assert parts["inventory"].available("MUG-BLUE") == 200
+        resources_of(graph).close()  # type: ignore[union-attr]
