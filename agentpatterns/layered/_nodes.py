@@ -22,7 +22,13 @@ from pydantic import BaseModel
 from agentpatterns import events
 from agentpatterns.errors import LayerDepthError
 from agentpatterns.layered._decompose import Decomposer, normalize_subtasks
-from agentpatterns.layered._types import Executor, ScopedContext, Subtask
+from agentpatterns.layered._types import (
+    Executor,
+    ScopedContext,
+    Subtask,
+    subtask_of,
+    subtask_record,
+)
 
 __all__ = ["LayerFrame", "LayerRuntime", "current_frame", "mark"]
 
@@ -91,6 +97,22 @@ def _nbytes(obj: Any) -> int:
         return len(repr(obj).encode())
 
 
+def _record(sub: Any) -> dict[str, Any]:
+    """A subtask as kept in state (a ``Subtask`` from a checkpoint of an older version passes)."""
+    return subtask_record(sub) if isinstance(sub, Subtask) else sub
+
+
+def _frame_record(frame: LayerFrame) -> dict[str, Any]:
+    """A frame as carried in a ``Send`` payload: plain data, no library type in checkpoints."""
+    return {"depth": frame.depth, "max_depth": frame.max_depth, "chain": list(frame.chain)}
+
+
+def _frame_of(data: Any) -> LayerFrame:
+    if isinstance(data, LayerFrame):
+        return data
+    return LayerFrame(data["depth"], data["max_depth"], tuple(data["chain"]))
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -132,7 +154,7 @@ class LayerRuntime:
 
     def _plan(self, state: Mapping[str, Any], raw: Any, frame: LayerFrame) -> dict[str, Any]:
         subtasks = normalize_subtasks(raw, self.executors, depth=frame.depth + 1)
-        update: dict[str, Any] = {"subtasks": subtasks}
+        update: dict[str, Any] = {"subtasks": [subtask_record(s) for s in subtasks]}
         if state.get("layer_depth") != frame.depth:
             update["layer_depth"] = frame.depth
         if state.get("status") is not None:  # a previous task on this thread
@@ -190,11 +212,12 @@ class LayerRuntime:
             (*parent.chain, self.name) if parent else (self.name,),
         )
 
-    def _send(self, state: Mapping[str, Any], sub: Subtask, frame: LayerFrame) -> Send:
+    def _send(self, state: Mapping[str, Any], sub: dict[str, Any], frame: dict[str, Any]) -> Send:
         t0 = time.perf_counter()
-        context = {k: state[k] for k in self.declared[sub.executor] if k in state}
-        size = _nbytes([context, sub.inputs]) if self.measure_bytes else 0
-        payload = {
+        executor = sub["executor"]
+        context = {k: state[k] for k in self.declared[executor] if k in state}
+        size = _nbytes([context, sub["inputs"]]) if self.measure_bytes else 0
+        payload = {  # plain data only: pending Sends are checkpointed
             "subtask": sub,
             "context": context,
             "frame": frame,
@@ -202,20 +225,22 @@ class LayerRuntime:
             "copy_ms": (time.perf_counter() - t0) * 1000.0,
             "bytes": size,
         }
-        return Send(sub.executor, payload)
+        return Send(executor, payload)
 
     def route_plan(self, state: dict[str, Any]) -> Any:
         if state.get("status") == "failed":
             return MERGE
-        subtasks: list[Subtask] = state.get("subtasks") or []
-        frame = self._route_frame(state)
-        return [self._send(state, s, frame) for s in subtasks] or MERGE
+        subtasks: list[Any] = state.get("subtasks") or []
+        frame = _frame_record(self._route_frame(state))
+        return [self._send(state, _record(s), frame) for s in subtasks] or MERGE
 
     # ---------------------------------------------------------------- executors
-    def _start(self, payload: dict[str, Any]) -> tuple[Subtask, ScopedContext, dict[str, Any]]:
-        sub: Subtask = payload["subtask"]
+    def _start(
+        self, payload: dict[str, Any]
+    ) -> tuple[Subtask, ScopedContext, dict[str, Any], LayerFrame]:
+        sub = subtask_of(payload["subtask"])
         ms = (time.perf_counter() - payload["t0"]) * 1000.0
-        frame: LayerFrame = payload["frame"]
+        frame = _frame_of(payload["frame"])
         record = {
             "layer": frame.depth,
             "executor": sub.executor,
@@ -226,7 +251,7 @@ class LayerRuntime:
         }
         events.emit("handoff", **record)
         ctx = ScopedContext(payload["context"], self.declared[sub.executor], sub.executor)
-        return sub, ctx, record
+        return sub, ctx, record, frame
 
     def _graph_input(self, name: str, sub: Subtask, ctx: ScopedContext) -> dict[str, Any]:
         data = {**ctx.to_dict(), **sub.inputs}
@@ -285,8 +310,8 @@ class LayerRuntime:
         is_async = graph is None and inspect.iscoroutinefunction(fn)
 
         def run(payload: dict[str, Any]) -> dict[str, Any]:
-            sub, ctx, record = self._start(payload)
-            token = _FRAME.set(payload["frame"])
+            sub, ctx, record, frame = self._start(payload)
+            token = _FRAME.set(frame)
             try:
                 if graph is not None:
                     raw = graph.invoke(self._graph_input(name, sub, ctx))
@@ -303,8 +328,8 @@ class LayerRuntime:
                 _FRAME.reset(token)
 
         async def arun(payload: dict[str, Any]) -> dict[str, Any]:
-            sub, ctx, record = self._start(payload)
-            token = _FRAME.set(payload["frame"])
+            sub, ctx, record, frame = self._start(payload)
+            token = _FRAME.set(frame)
             try:
                 if graph is not None:
                     raw = await graph.ainvoke(self._graph_input(name, sub, ctx))
@@ -331,25 +356,26 @@ class LayerRuntime:
         )
 
     # ---------------------------------------------------------------- merge
-    def _retriable(self, state: Mapping[str, Any]) -> list[Subtask]:
+    def _retriable(self, state: Mapping[str, Any]) -> list[dict[str, Any]]:
         if self.on_failure != "retry":
             return []
         failures = state.get("failures") or {}
-        out: list[Subtask] = []
+        out: list[dict[str, Any]] = []
         for sub in state.get("subtasks") or []:
-            info = failures.get(sub.id)
+            sub = _record(sub)
+            info = failures.get(sub["id"])
             if info and info.get("retryable") and info["attempt"] <= self.max_retries:
-                out.append(sub.model_copy(update={"attempt": info["attempt"] + 1}))
+                out.append({**sub, "attempt": info["attempt"] + 1})
         return out
 
     def merge(self, state: dict[str, Any]) -> dict[str, Any]:
-        subtasks: list[Subtask] = state.get("subtasks") or []
+        subtasks = [_record(s) for s in state.get("subtasks") or []]
         if state.get("status") == "failed" and not subtasks:
             return {}
         if self._retriable(state):
             return {"status": "retrying"}
         failures = state.get("failures") or {}
-        failed = [s.id for s in subtasks if s.id in failures]
+        failed = [s["id"] for s in subtasks if s["id"] in failures]
         if not failed:
             return {"status": "done"}
         detail = "; ".join(
@@ -363,7 +389,7 @@ class LayerRuntime:
     def route_merge(self, state: dict[str, Any]) -> Any:
         if state.get("status") != "retrying":
             return END
-        frame = self._route_frame(state)
+        frame = _frame_record(self._route_frame(state))
         return [self._send(state, s, frame) for s in self._retriable(state)]
 
 
