@@ -159,6 +159,13 @@ def collect_facts(graph: Any) -> GraphFacts:
     return facts
 
 
+def _add_registry(facts: GraphFacts, markers: dict[str, Any]) -> None:
+    """Record the tool registry a node or layered executor is marked with (once each)."""
+    reg = markers.get("registry")
+    if reg is not None and all(reg is not r for r in facts.registries):
+        facts.registries.append(reg)
+
+
 def _walk(graph: Any, facts: GraphFacts, prefix: str, seen: set[int]) -> None:
     builder = getattr(graph, "builder", graph)
     if id(builder) in seen:
@@ -173,7 +180,9 @@ def _walk(graph: Any, facts: GraphFacts, prefix: str, seen: set[int]) -> None:
             if hasattr(ex.run, "builder") or hasattr(ex.run, "nodes"):
                 _walk(ex.run, facts, f"{prefix}{ex.name}/", seen)
             else:
-                facts.nodes.append(NodeFacts(f"{prefix}{ex.name}:run", _markers_of(ex.run)))
+                markers = _markers_of(ex.run)
+                facts.nodes.append(NodeFacts(f"{prefix}{ex.name}:run", markers))
+                _add_registry(facts, markers)
     for name, spec in (getattr(builder, "nodes", None) or {}).items():
         runnable = getattr(spec, "runnable", spec)
         markers = _markers_of(runnable)
@@ -185,9 +194,7 @@ def _walk(graph: Any, facts: GraphFacts, prefix: str, seen: set[int]) -> None:
             getattr(spec, "timeout", None),
         )
         facts.nodes.append(node)
-        reg = markers.get("registry")
-        if reg is not None and all(reg is not r for r in facts.registries):
-            facts.registries.append(reg)
+        _add_registry(facts, markers)
         if type(runnable).__name__ == "ToolNode":
             facts.prebuilt_tool_nodes.append(node.name)
         if hasattr(runnable, "builder") and hasattr(runnable, "nodes"):
