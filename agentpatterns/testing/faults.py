@@ -39,13 +39,14 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -124,6 +125,26 @@ def fault_profile(name: str, seed: int, **overrides: Any) -> FaultInjector:
     return FaultInjector(seed, **{**kwargs, **overrides})
 
 
+def _latency_range(latency: Any) -> tuple[float, float]:
+    """``(low, high)`` seconds from a number or any 2-sequence (a tuple, a JSON list)."""
+    if isinstance(latency, Sequence) and not isinstance(latency, str | bytes):
+        items: list[Any] = list(latency)  # pyright: ignore[reportUnknownArgumentType]
+    else:
+        items = [latency, latency]
+    if len(items) != 2 or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in items
+    ):
+        raise ConfigurationError(
+            f"latency must be seconds (a number) or a (low, high) pair of numbers, got {latency!r}"
+        )
+    low, high = float(items[0]), float(items[1])
+    if low < 0 or high < low:
+        raise ConfigurationError(
+            f"latency must be >= 0 and a range must have low <= high, got {latency!r}"
+        )
+    return low, high
+
+
 @dataclass(frozen=True, slots=True)
 class _Decision:
     kind: str | None
@@ -136,7 +157,8 @@ class FaultInjector:
 
     Args:
         seed: Seed; each wrapped tool draws from its own stream seeded by ``(seed, name)``.
-        latency: Seconds added to every call, or a ``(low, high)`` uniform range.
+        latency: Seconds added to every call, or a ``(low, high)`` uniform range (any
+            2-sequence, e.g. a JSON list ``[low, high]``).
         transient_rate, timeout_rate, lost_response_rate, crash_rate, permanent_rate,
         rate_limit_rate: Probability of each fault per call (their sum must be <= 1).
         crash_point: ``"after"`` (SIGKILL after the underlying call committed) or
@@ -154,7 +176,7 @@ class FaultInjector:
         self,
         seed: int,
         *,
-        latency: float | tuple[float, float] = 0.0,
+        latency: float | Sequence[float] = 0.0,
         transient_rate: float = 0.0,
         timeout_rate: float = 0.0,
         lost_response_rate: float = 0.0,
@@ -180,17 +202,12 @@ class FaultInjector:
                 raise ConfigurationError(f"{kind}_rate must be within [0, 1], got {rate!r}")
         if sum(self.rates.values()) > 1.0 + 1e-9:
             raise ConfigurationError("the fault rates add up to more than 1")
-        if isinstance(latency, tuple):
-            low, high = latency
-        else:
-            low = high = latency
-        if low < 0 or high < low:
-            raise ConfigurationError(f"latency must be >= 0 or a (low, high) range, got {latency}")
+        low, high = _latency_range(latency)
         if crash_point not in ("after", "before"):
             raise ConfigurationError(f"crash_point must be 'after' or 'before', got {crash_point}")
         if retry_after < 0:
             raise ConfigurationError(f"retry_after must be >= 0, got {retry_after}")
-        self.latency = (float(low), float(high))
+        self.latency = (low, high)
         self.crash_point = crash_point
         self.retry_after = retry_after
         self.outage = outage

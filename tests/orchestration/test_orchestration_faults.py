@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -111,6 +112,24 @@ def test_latency_and_counts() -> None:
     assert outcomes(faulty, 5) == [f"wrote {i}" for i in range(5)]
     assert time.perf_counter() - t0 >= 0.05
     assert inj.counts == {"calls": 5, "latency": 5}
+
+
+def test_latency_accepts_a_number_or_any_pair_and_rejects_the_rest() -> None:
+    assert FaultInjector(0, latency=json.loads("[0.001, 0.002]")).latency == (0.001, 0.002)
+    assert FaultInjector(0, latency=[0, 1]).latency == (0.0, 1.0)
+    assert FaultInjector(0, latency=(0.5, 0.5)).latency == (0.5, 0.5)
+    assert FaultInjector(0, latency=0.25).latency == (0.25, 0.25)
+    assert FaultInjector(0, latency=2).latency == (2.0, 2.0)
+    raw, _committed = make_counter()
+    inj = FaultInjector(3, latency=[0.001, 0.002])
+    assert outcomes(inj.wrap(raw), 3) == [f"wrote {i}" for i in range(3)]
+    assert inj.counts == {"calls": 3, "latency": 3}
+    for bad in ([0.1], [0.1, 0.2, 0.3], [], "0.1", None, True, [0.1, "x"], float("nan"), {}):
+        with pytest.raises(ConfigurationError, match="latency must be"):
+            FaultInjector(0, latency=bad)  # type: ignore[arg-type]
+    for bad in (-1.0, [-0.1, 0.2], [0.2, 0.1]):
+        with pytest.raises(ConfigurationError, match="latency must be >= 0"):
+            FaultInjector(0, latency=bad)
 
 
 def test_wrapped_tool_keeps_contract_and_sees_effect_key() -> None:
