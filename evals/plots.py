@@ -28,25 +28,49 @@ def make_plots(doc: dict[str, Any], folder: Path) -> list[Path]:
     configs = list(dict.fromkeys(g["config"] for g in groups))
     paths: list[Path] = []
 
-    # 1. success against fault rate, one line per configuration
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for config in configs:
+    # 1. success against fault rate: transient faults as lines (a small x offset per
+    #    configuration keeps equal lines apart), every profile as grouped bars
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1.4]})
+    family = ("none", "flaky-10", "flaky-30", "outage")
+    for n, config in enumerate(configs):
         pts = sorted(
-            (g["fault_rate"], g["metrics"]["success_rate"] or 0.0, g["profile"])
+            (g["fault_rate"], g["metrics"]["success_rate"] or 0.0)
             for g in groups
-            if g["config"] == config
+            if g["config"] == config and g["profile"] in family
         )
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=config)
-        for x, y, name in pts:
-            ax.annotate(
-                name, (x, y), fontsize=6, alpha=0.6, xytext=(2, 2), textcoords="offset points"
+        if pts:
+            dx = (n - (len(configs) - 1) / 2) * 0.006
+            a1.plot([p[0] + dx for p in pts], [p[1] for p in pts], marker="o", label=config)
+    a1.set_xlabel("injected transient fault rate per tool call (none, flaky-10/30, outage)")
+    a1.set_ylabel("success rate (final state correct)")
+    a1.set_ylim(-0.03, 1.05)
+    a1.set_title("Success against fault rate", fontsize=10)
+    a1.grid(alpha=0.3)
+    a1.legend(fontsize=7)
+    profiles = list(dict.fromkeys(g["profile"] for g in groups))
+    width = 0.8 / max(len(configs), 1)
+    for n, config in enumerate(configs):
+        vals = [
+            next(
+                (
+                    g["metrics"]["success_rate"] or 0.0
+                    for g in groups
+                    if g["config"] == config and g["profile"] == p
+                ),
+                0.0,
             )
-    ax.set_xlabel("injected fault rate per tool call")
-    ax.set_ylabel("success rate (final store correct)")
-    ax.set_ylim(-0.03, 1.05)
-    ax.set_title("Success against fault rate")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+            for p in profiles
+        ]
+        a2.bar(
+            [i + (n - (len(configs) - 1) / 2) * width for i in range(len(profiles))],
+            vals,
+            width=width,
+            label=config,
+        )
+    a2.set_xticks(range(len(profiles)), profiles, rotation=20, fontsize=7)
+    a2.set_ylim(0, 1.05)
+    a2.set_title("Success per fault profile", fontsize=10)
+    a2.legend(fontsize=6, ncol=2)
     paths.append(_save(fig, folder / "success_vs_fault_rate.png"))
 
     # 2. pass^k curves per configuration and profile
