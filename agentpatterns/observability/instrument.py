@@ -192,8 +192,12 @@ class _NodeProbe:
             )
 
 
-def _mark(fn: Any, original: Any) -> None:
-    marker = dict(getattr(original, _MARK, None) or {})
+def _mark(fn: Any, *originals: Any) -> None:
+    """Give ``fn`` the merged markers of ``originals`` (first one wins) plus ``instrumented``."""
+    marker: dict[str, Any] = {}
+    for original in originals:
+        for key, value in (getattr(original, _MARK, None) or {}).items():
+            marker.setdefault(key, value)
     marker["instrumented"] = True
     with contextlib.suppress(AttributeError, TypeError):
         setattr(fn, _MARK, marker)
@@ -266,7 +270,14 @@ def wrap_runnable(obs: Observability, name: str, runnable: Any) -> Any:
         return await inner.ainvoke(input, config)
 
     func, afunc = _wrap_funcs(probe, call, acall)
-    return RunnableCallable(func, afunc, name=name, trace=False)
+    # The closures carry no markers: keep the node's own (e.g. an OrchestrationNode's
+    # ``tool_node`` / ``registry``) and its functions' so readiness still sees them.
+    sources = (runnable, getattr(runnable, "func", None), getattr(runnable, "afunc", None))
+    for fn in (func, afunc):
+        _mark(fn, *sources)
+    wrapped = RunnableCallable(func, afunc, name=name, trace=False)
+    _mark(wrapped, *sources)
+    return wrapped
 
 
 def _instrument_subgraph(obs: Observability, runnable: Any) -> None:
