@@ -46,7 +46,8 @@ def make_plots(doc: dict[str, Any], folder: Path) -> list[Path]:
     a1.set_ylim(-0.03, 1.05)
     a1.set_title("Success against fault rate", fontsize=10)
     a1.grid(alpha=0.3)
-    a1.legend(fontsize=7)
+    if a1.lines:
+        a1.legend(fontsize=7)
     profiles = list(dict.fromkeys(g["profile"] for g in groups))
     width = 0.8 / max(len(configs), 1)
     for n, config in enumerate(configs):
