@@ -261,15 +261,12 @@ class StateMachine:
             graph.add_node(
                 spec.name,
                 make_state_node(spec, opts),
-                destinations=dests,
-                metadata={"fsm_state": spec.name, "machine": self.name},
-                input_schema=node_input,
+                destinations=dests,  # the markers say fsm_state; node metadata would be
+                input_schema=node_input,  # merged into every task's config (~1 %)
             )
         for term in TERMINALS:
             terminal: Any = make_terminal_node(term)
-            graph.add_node(
-                term, terminal, metadata={"fsm_terminal": term}, input_schema=terminal_input
-            )
+            graph.add_node(term, terminal, input_schema=terminal_input)
             graph.add_edge(term, END)
         graph.add_edge(START, entry)
         return graph
