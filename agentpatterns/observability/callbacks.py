@@ -71,6 +71,13 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
         obs = self.obs
         name = str(kwargs.get("name") or (serialized or {}).get("name") or "tool")
         call_id = kwargs.get("tool_call_id")
+        if not call_id and metadata:
+            # the tool executor's call (orchestration.executor.TOOL_CALL_METADATA); the name
+            # check keeps a tool nested inside a tool from taking its caller's id
+            call = metadata.get("agentpatterns_tool_call")
+            tool = (serialized or {}).get("name", name)
+            if isinstance(call, dict) and call.get("name") == tool:  # pyright: ignore[reportUnknownMemberType]
+                call_id = call.get("id")  # pyright: ignore[reportUnknownMemberType]
         attrs: dict[str, Any] = {c.OPERATION: c.OP_TOOL, c.TOOL_NAME: name, c.TOOL_TYPE: "function"}
         if call_id:
             attrs[c.TOOL_CALL_ID] = str(call_id)

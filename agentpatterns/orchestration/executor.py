@@ -32,10 +32,22 @@ if TYPE_CHECKING:
     from agentpatterns.orchestration.registry import RegisteredTool
     from agentpatterns.resilience import EffectLedger
 
-__all__ = ["ToolCall", "arun_calls", "error_outcome", "raise_fail_fast", "run_calls"]
+__all__ = [
+    "TOOL_CALL_METADATA",
+    "ToolCall",
+    "arun_calls",
+    "error_outcome",
+    "raise_fail_fast",
+    "run_calls",
+]
 
 _ABANDONED = object()
 _perf = time.perf_counter
+
+#: Callback-metadata key carrying ``{"id", "name"}`` of the call, so tool callbacks (e.g.
+#: ``ObservabilityCallbackHandler``) see the tool call id. Invoking with a ``ToolCall`` dict
+#: would pass it too, but LangChain then stringifies the output into a ``ToolMessage``.
+TOOL_CALL_METADATA = "agentpatterns_tool_call"
 
 
 class ToolCall:
@@ -66,6 +78,10 @@ class ToolCall:
             config = {**config, "configurable": {**conf, "agentpatterns_effect_key": self.key}}
         else:
             config = {**config}
+        config["metadata"] = {
+            **(config.get("metadata") or {}),
+            TOOL_CALL_METADATA: {"id": call_id, "name": spec.name},
+        }
         self.config: RunnableConfig = config
 
     def invoke(self) -> Any:
