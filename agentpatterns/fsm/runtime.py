@@ -88,19 +88,14 @@ def run_info(
         step = log[-1]["step"] + 1
     else:  # a fresh run enters here
         step = 1
-        # Every machine key gets a value on entry: LangGraph reads each output key of the
-        # state after every step (and each node-input key before a node) and an empty
-        # channel costs a raised-and-caught EmptyChannelError each time (~1 us a key a step,
-        # ~3 % on a trivial 10-state graph); one write per key per run is far cheaper.
         entry = {
             "status": "running",
             "transitions": [_record("start", name, 0, "entry", 0.0)],
-            "reason": None,
-            "error": None,
-            "steps": 0,  # the terminal writes the real steps and visits
-            "visits": {},
-            "state_size_warning": None,
         }
+        if state.get("error") is not None:  # reset only what a previous run left behind
+            entry["error"] = None
+        if state.get("reason") is not None:
+            entry["reason"] = None
         log = None
     if opts.max_steps is not None and step > opts.max_steps:
         return step, entry, VisitLimitError(f"run exceeded max_steps={opts.max_steps}", node=name)
