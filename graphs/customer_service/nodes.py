@@ -73,6 +73,13 @@ def _record(outcome: Mapping[str, Any]) -> dict[str, Any]:
     return {k: outcome.get(k) for k in keys}
 
 
+def _unverified(outcome: Mapping[str, Any]) -> str:
+    return (
+        f"checking it failed: {outcome['name']} after {outcome.get('attempts') or 0} "
+        f"attempt(s): {outcome.get('content')}"
+    )
+
+
 def _thread(config: RunnableConfig) -> str:
     return str((config.get("configurable") or {}).get("thread_id"))
 
@@ -244,15 +251,18 @@ class CustomerServiceNodes:
         refused = [o for o in outcomes if not o["ok"] and is_domain_error(o)]
         done = [o for o in outcomes if o["ok"] and o["name"] in self.writes]
         problem: str | None = None
+        unverified = False
         if faults:
             f = faults[0]
             problem = f"{f['name']} failed after {f['attempts']} attempt(s): {f['content']}"
         elif refused and not self._scripted(state):
             problem = f"{refused[0]['name']} was refused: {refused[0]['error']}"
         elif not self._scripted(state):
-            problem = self._postconditions([calls[o["id"]] for o in done], config, state)
+            problem, unverified = self._postconditions([calls[o["id"]] for o in done], config)
         if problem is None:
             return {"validated": True}
+        if unverified:  # the writes reported success; only the check failed: keep them
+            return {"escalation_reason": f"the change(s) were made but not verified: {problem}"}
         if not done:
             if faults:
                 return {"escalation_reason": f"the store is not available: {problem}"}
@@ -264,28 +274,35 @@ class CustomerServiceNodes:
         return {"compensated": undone, "escalation_reason": reason}
 
     def _postconditions(
-        self, calls: list[dict[str, Any]], config: RunnableConfig, state: Mapping[str, Any]
-    ) -> str | None:
+        self, calls: list[dict[str, Any]], config: RunnableConfig
+    ) -> tuple[str | None, bool]:
+        """The first broken postcondition of the done writes, and whether it is only that
+        the check could not be made (a verifying read failed with a fault, not a domain
+        error): then the writes are kept and a human looks, nothing is compensated."""
         from graphs.customer_service.planners import _STATUS_AFTER, _output
 
         for call in calls:
             args = call["args"]
             if call["name"] == "modify_user_address":
                 got = self.read("get_user_details", {"user_id": args["user_id"]}, config, "v")
+                if not got["ok"] and not is_domain_error(got):
+                    return _unverified(got), True
                 want = {k: v for k, v in args.items() if k != "user_id"}
                 if got["ok"] and _output(got).get("address") == want:
                     continue
-                return f"the address of {args['user_id']} is not the requested one"
+                return f"the address of {args['user_id']} is not the requested one", False
             got = self.read("get_order_details", {"order_id": args["order_id"]}, config, "v")
+            if not got["ok"] and not is_domain_error(got):
+                return _unverified(got), True
             order = _output(got) if got["ok"] else {}
             status = _STATUS_AFTER.get(call["name"])
             if status is not None and order.get("status") != status:
-                return f"order {args['order_id']} is {order.get('status')!r}, not {status!r}"
+                return f"order {args['order_id']} is {order.get('status')!r}, not {status!r}", False
             if call["name"] == "modify_pending_order_address":
                 want = {k: v for k, v in args.items() if k != "order_id"}
                 if order.get("address") != want:
-                    return f"order {args['order_id']} still ships to the old address"
-        return None
+                    return f"order {args['order_id']} still ships to the old address", False
+        return None, False
 
     def _compensate(
         self, calls: list[dict[str, Any]], config: RunnableConfig

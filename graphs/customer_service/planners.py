@@ -8,7 +8,13 @@ is never granted a write). Its answer is a :class:`PlanResult`:
 - ``calls``: tool calls ``{"name", "args", "id"}`` for ``execute`` (writes and reads);
 - ``denied``: the request is against the store policy (nothing runs; the reason is told);
 - ``answer``: an information request answered from the reads (nothing to execute);
-- ``escalate``: outside what the agent can do: a human takes over.
+- ``escalate``: outside what the agent can do, or a read failed with an infrastructure
+  fault (its retries used up, breaker open): a human takes over.
+
+A failed read is told apart by its ``error_type``: a domain error (``RetailError`` "order
+not found", a contract breach) is an answer of the store, told to the customer; any other
+error is a fault, never taken as "no" (the request would end ``done`` with the requested
+write never made).
 
 Example:
     >>> from graphs.customer_service.planners import RetailRulePlanner
@@ -25,6 +31,7 @@ from typing import Any, Protocol
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
+from graphs._common import is_domain_error
 from graphs.customer_service.parse import parse_request
 
 __all__ = [
@@ -86,6 +93,14 @@ def _call(ctx: PlanContext, n: int, name: str, args: dict[str, Any]) -> dict[str
     return {"name": name, "args": args, "id": f"t{ctx.turn}c{n}"}
 
 
+def _fault_reason(outcome: Mapping[str, Any]) -> str:
+    """Why a read that failed with an infrastructure fault hands the request to a human."""
+    return (
+        f"cannot look up what the request needs, the store failed: {outcome['name']} "
+        f"after {outcome.get('attempts') or 0} attempt(s): {outcome.get('content')}"
+    )
+
+
 def _output(outcome: Mapping[str, Any]) -> Any:
     out = outcome.get("output")
     if isinstance(out, str):
@@ -118,7 +133,10 @@ class RetailRulePlanner:
                 continue
             got = ctx.read("get_order_details", {"order_id": intent["order_id"]})
             if not got["ok"]:
-                result.denied = f"I could not find order {intent['order_id']}: {got['error']}."
+                if is_domain_error(got):  # the store answered: e.g. no such order
+                    result.denied = f"I could not find order {intent['order_id']}: {got['error']}."
+                else:  # the store did not answer (retries used up, breaker open ...)
+                    result.escalate = _fault_reason(got)
                 return result
             order: dict[str, Any] = _output(got)
             if order.get("user_id") != ctx.user_id:
@@ -285,7 +303,8 @@ class ModelPlanner:
     Read calls it makes are run at once and their results fed back (at most
     ``max_rounds`` rounds); the first write calls end planning and become the plan (run
     after confirmation); ``transfer_to_human_agents`` escalates; a plain answer is returned
-    to the user.
+    to the user. A read that fails with a fault (not a domain error) escalates at once: the
+    model never plans or answers from a read that did not happen.
     """
 
     mode = "model"
@@ -344,17 +363,28 @@ class ModelPlanner:
                 result.escalate = str(summary["args"].get("summary") or "model asked for a human")
                 break
             writes = [c for c in calls if c["name"] in self.writes]
+            fault: dict[str, Any] | None = None
             for c in calls:
                 if c in writes:
                     continue
-                got = ctx.read(c["name"], dict(c["args"]))
+                if fault is None:
+                    got = ctx.read(c["name"], dict(c["args"]))
+                    content = str(got.get("content"))
+                else:  # every tool call gets its message, even one not run
+                    got = {"ok": False}
+                    content = "not run: an earlier read of this round failed"
                 history.append(
                     ToolMessage(
-                        str(got.get("content")),
+                        content,
                         tool_call_id=c.get("id") or c["name"],
                         status="success" if got["ok"] else "error",
                     )
                 )
+                if fault is None and not got["ok"] and not is_domain_error(got):
+                    fault = got
+            if fault is not None:  # the model must not plan (or answer) from a failed read
+                result.escalate = _fault_reason(fault)
+                break
             if writes:
                 result.calls = [
                     {
