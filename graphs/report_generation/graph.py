@@ -34,10 +34,11 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from agentpatterns.errors import ToolExecutionError
 from agentpatterns.layered import Executor, LayeredState, Subtask, build_layered_graph
 from agentpatterns.orchestration import ToolPolicy, ToolRegistry, tool_executor
 from agentpatterns.resilience import Retry
-from graphs._common import Resources, attach_resources, default_retry
+from graphs._common import Resources, attach_resources, default_retry, is_domain_error
 
 __all__ = ["SECTIONS", "ReportState", "build", "decompose", "make_graph", "render"]
 
@@ -89,9 +90,15 @@ def _runner(registry: ToolRegistry, name: str) -> Any:
             args["statuses"] = list(context["statuses"])
         call = {"name": tool, "args": args, "id": subtask.id}
         outcome = node({"plan": [call]}, {})["tool_outcomes"][0]
-        if not outcome["ok"]:
-            raise RuntimeError(f"{tool}: {outcome['content']}")
-        return outcome["output"]
+        if outcome["ok"]:
+            return outcome["output"]
+        if is_domain_error(outcome):  # the tool answered no (contract, rule): not a fault
+            raise ValueError(f"{tool} refused: {outcome['content']}")
+        raise ToolExecutionError(  # infrastructure fault, retries used up: the section is missing
+            f"{tool} failed after {outcome.get('attempts') or 0} attempt(s): {outcome['content']}",
+            node=tool,
+            attempt=outcome.get("attempts") or None,
+        )
 
     run.__name__ = f"run_{name}"
     run.__agentpatterns__ = {"tool_node": "executor", "registry": registry, "agent": "analyst"}  # type: ignore[attr-defined]

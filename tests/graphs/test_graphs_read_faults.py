@@ -137,3 +137,27 @@ def test_eval_repro_no_retry_loses_nothing(tmp_path: Path) -> None:
     assert wrong_done == []
     doc = build_results(episodes, info, opts.describe())
     assert all(g["metrics"]["side_effects"]["lost"] == 0 for g in doc["groups"])
+
+
+@pytest.mark.parametrize(
+    ("faults", "error_type", "text"),
+    [
+        ({"outage": True}, "ToolExecutionError", "revenue_report failed after 1 attempt(s)"),
+        ({"permanent_rate": 1.0}, "ValueError", "revenue_report refused: "),
+    ],
+)
+def test_report_section_failure_says_fault_or_refusal(
+    faults: dict[str, Any], error_type: str, text: str
+) -> None:
+    """A section's tool fault and a domain refusal are recorded as what they are."""
+    from graphs.report_generation import build as build_report
+
+    injector = FaultInjector(0, tools=["revenue_report"], **faults)
+    out = (
+        build_report(faults=injector, retry=_no_retry())
+        .compile()
+        .invoke({"task": "revenue and top customers"})
+    )
+    assert out["status"] == "partial"
+    failure = out["failures"]["revenue-1"]
+    assert failure["error_type"] == error_type and text in failure["message"]
