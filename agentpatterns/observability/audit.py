@@ -48,6 +48,8 @@ from agentpatterns.observability.redact import Redactor
 __all__ = ["AuditLog", "AuditRecord"]
 
 _log = logging.getLogger("agentpatterns.audit")
+#: One encoder for every row (``json.dumps`` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
 _KINDS = frozenset({"input", "node", "transition", "tool", "event", "output", "error"})
 
 
@@ -186,7 +188,7 @@ class AuditLog:
         if not self.content:
             data = _shape(data)
         try:
-            text = json.dumps(self.redactor.redact(data), ensure_ascii=False, default=str)
+            text = _ENCODE(self.redactor.redact(data))
         except Exception as exc:  # e.g. a dict changed size while we read it
             text = json.dumps({"unserializable": type(data).__name__, "error": str(exc)})
         return (*row[:-1], text)

@@ -24,6 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from agentpatterns.observability import conventions as c
+from agentpatterns.observability.instrument import direct_attributes, start_span
 from agentpatterns.observability.runs import RUN_KEY, RunScope, set_error
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
         super().__init__()
         self.obs = obs
         self._runs: dict[UUID, tuple[Any, ...]] = {}
+        self._direct = direct_attributes(obs._tracer)
 
     def _parent(self, metadata: dict[str, Any] | None) -> Any:
         ctx = otel_context.get_current()
@@ -82,7 +84,7 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
         if call_id:
             attrs[c.TOOL_CALL_ID] = str(call_id)
         ctx = self._parent(metadata)
-        span = obs._tracer.start_span(f"execute_tool {name}", ctx, attributes=attrs)
+        span = start_span(obs._tracer, f"execute_tool {name}", ctx, attrs, self._direct)
         args = inputs if inputs is not None else input_str
         if obs.capture_content:
             span.set_attribute(c.TOOL_ARGUMENTS, obs._json(args))
@@ -186,7 +188,7 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
         attrs: dict[str, Any] = {c.OPERATION: c.OP_CHAT, c.REQUEST_MODEL: model}
         if meta.get("ls_provider"):
             attrs[c.PROVIDER] = str(meta["ls_provider"])
-        span = obs._tracer.start_span(f"chat {model}", self._parent(meta), attributes=attrs)
+        span = start_span(obs._tracer, f"chat {model}", self._parent(meta), attrs, self._direct)
         if obs.capture_content:
             span.set_attribute(c.INPUT_MESSAGES, obs._json(messages))
         self._runs[run_id] = (span, time.perf_counter(), model)

@@ -9,9 +9,9 @@ chunks.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
+from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
 from langgraph._internal._constants import INTERRUPT
@@ -50,7 +50,8 @@ class RunScope:
             self.thread_id = self.thread_id or parent.thread_id
         else:
             given = (config or {}).get("run_id")
-            self.run_id = str(given) if given is not None else uuid.uuid4().hex
+            # 128 random bits as 32 hex digits, like uuid4().hex without the urandom syscall
+            self.run_id = str(given) if given is not None else f"{getrandbits(128):032x}"
         self.graph = graph
         self.interrupted = False
         self.output: Any = None
