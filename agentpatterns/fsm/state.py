@@ -43,21 +43,27 @@ def append_transitions(
     return [*(left or ()), *right]
 
 
+#: LangGraph's "no value" sentinel, taken from a fresh channel (not a private import).
+_MISSING: Final = LastValue(Any).value
+
+
 class NoneUntilWritten(LastValue[Any]):
     """A ``LastValue`` channel that reads ``None`` until the first write.
 
-    LangGraph reads every output key after each step (and every node-input key before a
-    node); an empty channel costs a raised-and-caught ``EmptyChannelError`` each time
-    (~1 us a key a step, ~3 % on a trivial 10-state graph). The run-summary keys are written
-    once per run at most, so they read ``None`` instead of being empty. A never-written
-    channel has no version, so checkpoints do not store it.
+    After every step LangGraph reads each output key of the state (``invoke`` streams the
+    values), and an empty channel costs a raised-and-caught ``EmptyChannelError`` each
+    time. The run-summary keys are written once per run at most, so they read ``None``
+    instead. Until written the channel still reports itself unavailable, so LangGraph
+    skips it in its per-step channel loop and node inputs leave the key out; it has no
+    version, so checkpoints do not store it. Measured on 5 such keys of a 10-node graph:
+    +3.2 % as plain empty channels, +1.9 % as these.
     """
 
     __slots__ = ()
 
-    def __init__(self, typ: Any, key: str = "") -> None:
-        super().__init__(typ, key)
-        self.value = None
+    def get(self) -> Any:
+        value = self.value
+        return None if value is _MISSING else value
 
 
 class AgentState(TypedDict, total=False):
@@ -69,9 +75,10 @@ class AgentState(TypedDict, total=False):
         transitions: Append-only log of ``{"from","to","step","reason","elapsed_ms"}``.
         error: ``{"type","message","node"}`` of the error that sent the run to an error
             exit, else ``None``.
-        visits: Entries per state in the run, written by the terminal state (``None``
-            until a run has ended; these summary keys and ``reason``, ``error`` and
-            ``state_size_warning`` read ``None`` rather than missing). During a run
+        visits: Entries per state in the run, written by the terminal state (in the
+            graph's output ``visits``, ``steps``, ``reason``, ``error`` and
+            ``state_size_warning`` read ``None`` until first written; nodes do not get a
+            key that was never written). During a run
             the machine derives visits and steps from ``transitions`` instead of writing
             them every step (each extra key written per step cost ~4 % with a
             checkpointer); the current state is ``transitions[-1]["to"]``.
