@@ -258,11 +258,10 @@ class StateMachine:
         for spec in specs:
             labels = {d: (c.name if c else "") for d, c in spec.transitions}
             dests = {d: labels.get(d, "error") for d in sorted(spec.allowed)}
+            # no node metadata: LangGraph merges it into every task's config (~1 % on a
+            # trivial graph); the wrapper's __agentpatterns__ marker names the state
             graph.add_node(
-                spec.name,
-                make_state_node(spec, opts),
-                destinations=dests,  # the markers say fsm_state; node metadata would be
-                input_schema=node_input,  # merged into every task's config (~1 %)
+                spec.name, make_state_node(spec, opts), destinations=dests, input_schema=node_input
             )
         for term in TERMINALS:
             terminal: Any = make_terminal_node(term)
