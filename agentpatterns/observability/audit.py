@@ -9,10 +9,23 @@ the audit log holds content by default (it is the place auditors look), always r
 
 Writing: :meth:`record` appends a tuple to an in-memory queue (well under a microsecond); a
 background thread redacts, serializes and inserts batches (``executemany`` in one
-transaction). :meth:`flush` waits until everything queued so far is written; :meth:`close`
-(and an ``atexit`` hook) drain the queue, so nothing is lost on a normal exit. If the queue
-holds ``max_queue`` records the writer is behind and :meth:`record` waits for it rather than
-drop anything.
+transaction). :meth:`flush` writes everything queued so far in the calling thread;
+:meth:`close` (and an ``atexit`` hook) drain the queue, so nothing is lost on a normal exit.
+If the queue holds ``max_queue`` records the writer is behind and :meth:`record` waits for it
+rather than drop anything.
+
+Durability (a process killed with SIGKILL never runs ``atexit``):
+
+* Always: the records of a failing step (a node, tool or run error) are written
+  synchronously, with everything queued before them, before the error leaves the node
+  wrapper or tool callback (:meth:`write_now`), so a crash right after never loses them.
+* ``durable=True``: every node end and tool end also writes synchronously, so whatever a
+  node or tool has returned is on disk. Cost: one insert transaction per node and per tool
+  call in the calling thread (SQLite WAL, ``synchronous=NORMAL``: about 0.1 ms of CPU and
+  0.15-0.25 ms of wall time a node, a 10-node graph 1.4-1.6x slower than the default on a
+  loaded 2-core machine; one round trip on PostgreSQL); async nodes block the loop that long.
+  The default keeps the hot path at a queue append; a SIGKILL then loses at most the last
+  ``flush_interval`` seconds of successful steps.
 
 Storage: SQLite by default (a file; ``memory:`` for tests), PostgreSQL for many hosts, same
 URLs as the checkpointer. Indexed on (thread_id, ts), (run_id, ts), (ts), (kind, ts),
@@ -86,6 +99,8 @@ class AuditLog:
         flush_interval: Seconds the writer waits for more rows before writing a batch.
         max_queue: Queue length at which :meth:`record` waits for the writer.
         table: Table name (shared database with the checkpointer is fine).
+        durable: Write synchronously at every node end and tool end (see the module
+            docstring for the cost); error records are written synchronously either way.
     """
 
     def __init__(
@@ -98,6 +113,7 @@ class AuditLog:
         flush_interval: float = 0.2,
         max_queue: int = 100_000,
         table: str = "agentpatterns_audit",
+        durable: bool = False,
     ) -> None:
         if not table.replace("_", "").isalnum():
             raise ConfigurationError(f"audit table name {table!r} must be alphanumeric/_")
@@ -107,11 +123,13 @@ class AuditLog:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_queue = max_queue
+        self.durable = durable
         self._store: AuditStore = open_store(url, table)
         self._queue: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
-        self._idle = threading.Condition()
-        self._busy = False
+        #: Held while a batch is taken from the queue and inserted: whoever holds it next
+        #: knows every row popped before is committed.
+        self._write_lock = threading.Lock()
         self._closing = False
         self._closed = False
         self.written = 0
@@ -197,18 +215,17 @@ class AuditLog:
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            with self._idle:
-                self._busy = True
-            try:
-                self._drain()
-            finally:
-                with self._idle:
-                    self._busy = False
-                    self._idle.notify_all()
+            self._drain()
             if self._closing and not self._queue:
                 return
 
     def _drain(self) -> None:
+        """Write queued rows batch by batch (each batch taken and inserted under the lock)."""
+        while self._queue:
+            with self._write_lock:
+                self._write_batches(once=True)
+
+    def _write_batches(self, once: bool = False) -> None:
         queue = self._queue
         while queue:
             batch: list[tuple[Any, ...]] = []
@@ -229,21 +246,32 @@ class AuditLog:
             else:
                 self.failed_batches += 1
                 _log.error("audit log dropped %d records after 5 failed writes", len(rows))
+            if once:
+                return
 
     def flush(self, timeout: float | None = 30.0) -> None:
-        """Block until every record queued before this call is written."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._idle:
-            while self._queue or self._busy:
-                if not self._thread.is_alive():
-                    break
-                self._wake.set()
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise AuditError(f"audit flush timed out with {len(self._queue)} queued")
-                self._idle.wait(0.05 if remaining is None else min(0.05, remaining))
-        if self._queue and not self._thread.is_alive():
-            self._drain()  # writer gone (interpreter shutdown): write in this thread
+        """Write every record queued before this call, in the calling thread.
+
+        Raises:
+            AuditError: the background writer held the database longer than ``timeout``.
+        """
+        if not self._write_lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise AuditError(f"audit flush timed out with {len(self._queue)} queued")
+        try:
+            self._write_batches()
+        finally:
+            self._write_lock.release()
+
+    def write_now(self) -> None:
+        """:meth:`flush` for error paths and ``durable`` mode: never raises (a failed write
+        is logged and counted in ``failed_batches``, like the background writer's), and
+        costs a lock round trip when nothing is queued."""
+        if not self._queue and not self._write_lock.locked():
+            return
+        try:
+            self.flush()
+        except Exception as exc:
+            _log.error("audit log could not write synchronously: %s", exc)
 
     def close(self) -> None:
         """Write everything still queued, stop the writer, close the database."""

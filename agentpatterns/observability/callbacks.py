@@ -120,13 +120,14 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
             span.set_attribute(c.TOOL_RESULT, obs._json(result))
         span.end()
         obs._record_duration(c.OP_TOOL, name, duration, kind)
-        if obs._audit is not None:
+        audit = obs._audit
+        if audit is not None:
             data: dict[str, Any] = {"arguments": args}
             if error is not None:
                 data["error"] = str(error)
             else:
                 data["result"] = result
-            obs._audit.record(
+            audit.record(
                 "tool",
                 run_id=run.run_id if run is not None else "",
                 thread_id=run.thread_id if run is not None else None,
@@ -138,6 +139,8 @@ class ObservabilityCallbackHandler(BaseCallbackHandler):
                 duration_ms=duration * 1000.0,
                 data={"call_id": call_id, **data},
             )
+            if kind is not None or audit.durable:  # on disk before the error propagates
+                audit.write_now()
 
     # --- chat models ------------------------------------------------------------------------
     def on_chat_model_start(

@@ -199,6 +199,8 @@ class _NodeProbe:
                     data,
                 )
             )
+            if audit.durable:
+                audit.write_now()
         if obs._logger is not None:
             obs._log_state_change(self.name, keys, update, step, run_id, thread)
 
@@ -221,8 +223,9 @@ class _NodeProbe:
             obs._record_duration(c.OP_NODE, self.name, duration, error, self.metric_attrs)
         elif obs._rules:
             obs._observe_rules(c.OP_NODE, self.name, duration, error)
-        if obs._audit is not None:
-            obs._audit.record(
+        audit = obs._audit
+        if audit is not None:
+            audit.record(
                 "node",
                 run_id=run.run_id if run is not None else "",
                 thread_id=thread,
@@ -236,6 +239,8 @@ class _NodeProbe:
                 duration_ms=duration * 1000.0,
                 data=data,
             )
+            if error is not None or audit.durable:  # on disk before the error propagates
+                audit.write_now()
 
 
 def _mark(fn: Any, *originals: Any) -> None:

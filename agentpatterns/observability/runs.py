@@ -125,9 +125,10 @@ class RunScope:
             span.set_attribute(c.WORKFLOW_OUTPUT, obs._json(self.output))
         span.end()
         obs._record_duration(c.OP_WORKFLOW, self.graph, duration, error)
-        if obs._audit is not None and not self.nested:
+        audit = obs._audit
+        if audit is not None and not self.nested:
             data = {"error": obs.redactor.redact_text(str(exc))} if error else self.output
-            obs._audit.record(
+            audit.record(
                 "output",
                 run_id=self.run_id,
                 thread_id=self.thread_id,
@@ -137,6 +138,8 @@ class RunScope:
                 duration_ms=duration * 1000.0,
                 data=data,
             )
+            if error is not None or audit.durable:  # on disk before the error propagates
+                audit.write_now()
 
 
 def set_error(obs: Observability, span: Span, exc: BaseException, kind: str) -> None:
