@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 MODULES = [
+    "tools._sqlite",
     "tools.retail.data",
     "tools.retail.store",
     "tools.retail.reads",

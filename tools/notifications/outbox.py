@@ -23,16 +23,14 @@ Example:
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from agentpatterns._store import parse_store_url, sqlite_connect
-from agentpatterns.errors import CompensationError, ConfigurationError
+from agentpatterns.errors import CompensationError
+from tools._sqlite import SQLiteStore
 
 __all__ = ["Channel", "Message", "NotificationError", "Outbox", "Status"]
 
@@ -83,34 +81,11 @@ def _message(row: tuple[Any, ...]) -> Message:
     )
 
 
-class Outbox:
+class Outbox(SQLiteStore):
     """The outbox over one SQLite database (``memory:``, a path or ``sqlite:///file.db``)."""
 
     def __init__(self, path_or_url: str = "memory:") -> None:
-        target = str(path_or_url)
-        if target.startswith(("sqlite:", "memory:", "postgres")):
-            url = parse_store_url(target)
-            if url.kind == "postgres":
-                raise ConfigurationError("Outbox runs on SQLite only")
-            target = ":memory:" if url.kind == "memory" else url.path
-        self._conn = sqlite_connect(target)
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path_or_url, _SCHEMA)
 
     def enqueue(
         self,

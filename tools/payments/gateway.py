@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from agentpatterns._store import parse_store_url, sqlite_connect
-from agentpatterns.errors import CompensationError, ConfigurationError
+from agentpatterns.errors import CompensationError
+from tools._sqlite import SQLiteStore
 
 __all__ = [
     "Charge",
@@ -102,38 +99,36 @@ def _hash(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
-class PaymentGateway:
+class PaymentGateway(SQLiteStore):
     """The gateway over one SQLite database (``memory:``, a path or ``sqlite:///file.db``)."""
 
     def __init__(self, path_or_url: str = "memory:") -> None:
-        target = str(path_or_url)
-        if target.startswith(("sqlite:", "memory:", "postgres")):
-            url = parse_store_url(target)
-            if url.kind == "postgres":
-                raise ConfigurationError("PaymentGateway runs on SQLite only")
-            target = ":memory:" if url.kind == "memory" else url.path
-        self._conn = sqlite_connect(target)
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path_or_url, _SCHEMA)
 
     def _row(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         with self._lock:
             return self._conn.execute(sql, params).fetchone()
+
+    @staticmethod
+    def _stored_id(
+        conn: Any, table: Literal["charges", "refunds"], key: str, request: dict[str, Any]
+    ) -> str | None:
+        """The id stored under idempotency ``key`` for this same request, or None (new key).
+
+        Raises:
+            IdempotencyConflictError: the key was used for a different request.
+        """
+        kind = table[:-1]  # "charge" / "refund"
+        row = conn.execute(
+            f"SELECT {kind}_id, request_hash FROM {table} WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row[1] != _hash(request):
+            raise IdempotencyConflictError(
+                f"idempotency key {key!r} was used for a different request ({kind} {row[0]})"
+            )
+        return row[0]
 
     # -- charges --------------------------------------------------------------------------
     def charge(
@@ -161,17 +156,9 @@ class PaymentGateway:
         }
         key = idempotency_key if idempotency_key is not None else effect_key
         with self._tx() as conn:
-            if key is not None:
-                row = conn.execute(
-                    "SELECT charge_id, request_hash FROM charges WHERE idempotency_key = ?", (key,)
-                ).fetchone()
-                if row is not None:
-                    if row[1] != _hash(request):
-                        raise IdempotencyConflictError(
-                            f"idempotency key {key!r} was used for a different request "
-                            f"(charge {row[0]})"
-                        )
-                    return self.get_charge(row[0]).model_copy(update={"replayed": True})
+            stored = None if key is None else self._stored_id(conn, "charges", key, request)
+            if stored is not None:
+                return self.get_charge(stored).model_copy(update={"replayed": True})
             if payment_method_id.startswith("declined"):
                 raise PaymentError(f"card declined: {payment_method_id}")
             charge_id = f"ch_{uuid.uuid4().hex[:16]}"
@@ -245,17 +232,9 @@ class PaymentGateway:
             "reason": reason,
         }
         with self._tx() as conn:
-            if key is not None:
-                row = conn.execute(
-                    "SELECT refund_id, request_hash FROM refunds WHERE idempotency_key = ?", (key,)
-                ).fetchone()
-                if row is not None:
-                    if row[1] != _hash(request):
-                        raise IdempotencyConflictError(
-                            f"idempotency key {key!r} was used for a different request "
-                            f"(refund {row[0]})"
-                        )
-                    return self.get_refund(row[0]).model_copy(update={"replayed": True})
+            stored = None if key is None else self._stored_id(conn, "refunds", key, request)
+            if stored is not None:
+                return self.get_refund(stored).model_copy(update={"replayed": True})
             charge = self.get_charge(charge_id)
             remaining = round(charge.amount * 100) - round(charge.refunded * 100)
             cents = remaining if wanted is None else wanted
