@@ -19,19 +19,17 @@ Example:
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentpatterns._store import parse_store_url, sqlite_connect
 from agentpatterns.errors import CompensationError
-from tools._common import current_effect_key
+from tools._common import current_effect_key, pack_tool
+from tools._sqlite import SQLiteStore
 
 __all__ = ["DEFAULT_STOCK", "Inventory", "InventoryError", "ReserveArgs", "inventory_tools"]
 
@@ -59,35 +57,14 @@ class InventoryError(ValueError):
     """Not enough stock, an unknown SKU or reservation (permanent: retrying cannot help)."""
 
 
-class Inventory:
+class Inventory(SQLiteStore):
     """Stock and reservations over one SQLite database (``memory:``, a path, a URL)."""
 
     def __init__(self, path_or_url: str = "memory:", *, stock: Mapping[str, int] | None = None):
-        target = str(path_or_url)
-        if target.startswith(("sqlite:", "memory:")):
-            url = parse_store_url(target)
-            target = ":memory:" if url.kind == "memory" else url.path
-        self._conn = sqlite_connect(target)
-        self._lock = threading.RLock()
-        self._conn.executescript(_SCHEMA)
+        super().__init__(path_or_url, _SCHEMA)
         with self._tx() as conn:
             for sku, qty in (stock if stock is not None else DEFAULT_STOCK).items():
                 conn.execute("INSERT OR IGNORE INTO stock VALUES (?, ?)", (sku, int(qty)))
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
 
     def available(self, sku: str) -> int:
         """Units of ``sku`` not reserved."""
@@ -228,11 +205,12 @@ def inventory_tools(inventory: Inventory) -> list[BaseTool]:
         plain = [i.model_dump() if isinstance(i, BaseModel) else dict(i) for i in items]
         return inventory.reserve(order_id, plain, effect_key=current_effect_key())
 
-    tool = StructuredTool.from_function(
-        func=reserve_inventory,
-        name="reserve_inventory",
-        args_schema=ReserveArgs,
-        description="Reserve stock for an order (all items or none).",
-    )
-    tool.metadata = {"side_effect": True, "pack": "inventory"}
-    return [tool]
+    return [
+        pack_tool(
+            reserve_inventory,
+            ReserveArgs,
+            "Reserve stock for an order (all items or none).",
+            pack="inventory",
+            side_effect=True,
+        )
+    ]

@@ -15,21 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.analytics.reports import (
-    GiftCardLiability,
-    Revenue,
-    SalesReport,
-    StatusCounts,
-    TopCustomers,
-    gift_card_liability,
-    order_status_counts,
-    revenue,
-    sales_by_product_type,
-    top_customers,
-)
+from tools._common import pack_tool
+from tools.analytics import reports
 from tools.retail.store import RetailStore
 
 if TYPE_CHECKING:
@@ -57,62 +47,43 @@ class TopCustomersArgs(StatusArgs):
 
 
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
-    "order_status_counts": StatusCounts,
-    "sales_by_product_type": SalesReport,
-    "top_customers": TopCustomers,
-    "revenue_report": Revenue,
-    "gift_card_liability": GiftCardLiability,
+    "order_status_counts": reports.StatusCounts,
+    "sales_by_product_type": reports.SalesReport,
+    "top_customers": reports.TopCustomers,
+    "revenue_report": reports.Revenue,
+    "gift_card_liability": reports.GiftCardLiability,
 }
 
 
 def tools(store: RetailStore) -> list[BaseTool]:
     """The five report tools bound to ``store``."""
 
-    def order_status_counts_(**_: Any) -> dict[str, Any]:
-        return order_status_counts(store).model_dump()
+    def order_status_counts(**_: Any) -> dict[str, Any]:
+        return reports.order_status_counts(store).model_dump()
 
-    def sales_by_product_type_(statuses: Statuses = None) -> dict[str, Any]:
-        return sales_by_product_type(store, statuses).model_dump()
+    def sales_by_product_type(statuses: Statuses = None) -> dict[str, Any]:
+        return reports.sales_by_product_type(store, statuses).model_dump()
 
-    def top_customers_(limit: int = 10, statuses: Statuses = None) -> dict[str, Any]:
-        return top_customers(store, limit, statuses).model_dump()
+    def top_customers(limit: int = 10, statuses: Statuses = None) -> dict[str, Any]:
+        return reports.top_customers(store, limit, statuses).model_dump()
 
     def revenue_report(statuses: Statuses = None) -> dict[str, Any]:
-        return revenue(store, statuses).model_dump()
+        return reports.revenue(store, statuses).model_dump()
 
-    def gift_card_liability_(**_: Any) -> dict[str, Any]:
-        return gift_card_liability(store).model_dump()
+    def gift_card_liability(**_: Any) -> dict[str, Any]:
+        return reports.gift_card_liability(store).model_dump()
 
     specs = [
-        ("order_status_counts", order_status_counts_, NoArgs, "Count orders per status."),
-        (
-            "sales_by_product_type",
-            sales_by_product_type_,
-            StatusArgs,
-            "Units sold and revenue per product type.",
-        ),
-        ("top_customers", top_customers_, TopCustomersArgs, "Customers with the highest spend."),
-        (
-            "revenue_report",
-            revenue_report,
-            StatusArgs,
-            "Orders, items and revenue of orders in a set of statuses.",
-        ),
-        (
-            "gift_card_liability",
-            gift_card_liability_,
-            NoArgs,
-            "Number of gift cards and their total balance.",
-        ),
+        (order_status_counts, NoArgs, "Count orders per status."),
+        (sales_by_product_type, StatusArgs, "Units sold and revenue per product type."),
+        (top_customers, TopCustomersArgs, "Customers with the highest spend."),
+        (revenue_report, StatusArgs, "Orders, items and revenue of orders in a set of statuses."),
+        (gift_card_liability, NoArgs, "Number of gift cards and their total balance."),
     ]
-    out: list[BaseTool] = []
-    for name, fn, model, description in specs:
-        tool = StructuredTool.from_function(
-            func=fn, name=name, args_schema=model, description=description
-        )
-        tool.metadata = {"side_effect": False, "pack": "analytics"}
-        out.append(tool)
-    return out
+    return [
+        pack_tool(fn, model, description, pack="analytics", side_effect=False)
+        for fn, model, description in specs
+    ]
 
 
 def policies() -> dict[str, ToolPolicy]:

@@ -14,14 +14,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools._common import current_effect_key
+from tools._common import current_effect_key, pack_tool, result_id
 from tools.notifications.outbox import Message, NotificationError, Outbox
 
 if TYPE_CHECKING:
@@ -58,27 +57,26 @@ def tools(outbox: Outbox) -> list[BaseTool]:
     def send_sms(to: str, body: str) -> dict[str, Any]:
         return outbox.enqueue("sms", to, "", body, effect_key=current_effect_key()).model_dump()
 
-    out: list[BaseTool] = []
-    for fn, model, description in (
-        (send_email, EmailArgs, "Send an e-mail to a customer (queued, sent once)."),
-        (send_sms, SmsArgs, "Send a text message to a customer (queued, sent once)."),
-    ):
-        tool = StructuredTool.from_function(
-            func=fn, name=fn.__name__, args_schema=model, description=description
-        )
-        tool.metadata = {"side_effect": True, "pack": "notifications"}
-        out.append(tool)
-    return out
+    return [
+        pack_tool(
+            send_email,
+            EmailArgs,
+            "Send an e-mail to a customer (queued, sent once).",
+            pack="notifications",
+            side_effect=True,
+        ),
+        pack_tool(
+            send_sms,
+            SmsArgs,
+            "Send a text message to a customer (queued, sent once).",
+            pack="notifications",
+            side_effect=True,
+        ),
+    ]
 
 
 def _message_id(result: Any) -> int:
-    if isinstance(result, Message):
-        return result.message_id
-    if isinstance(result, str):
-        result = json.loads(result)
-    if isinstance(result, dict) and "message_id" in result:
-        return int(result["message_id"])
-    raise NotificationError(f"cannot find a message id in the result {result!r}")
+    return int(result_id(result, Message, "message_id", NotificationError))
 
 
 def compensation(outbox: Outbox) -> Callable[[dict[str, Any], Any], Message]:

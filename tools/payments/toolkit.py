@@ -19,14 +19,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools._common import current_effect_key
+from tools._common import current_effect_key, pack_tool, result_id
 from tools.payments.gateway import Charge, PaymentError, PaymentGateway, Refund
 
 if TYPE_CHECKING:
@@ -74,27 +73,14 @@ def tools(gateway: PaymentGateway) -> list[BaseTool]:
         (refund_payment, RefundArgs, "Refund all or part of a charge.", True),
         (get_charge, ChargeIdArgs, "Get a charge and how much of it was refunded.", False),
     ]
-    out: list[BaseTool] = []
-    for fn, model, description, side_effect in specs:
-        tool = StructuredTool.from_function(
-            func=fn, name=fn.__name__, args_schema=model, description=description
-        )
-        tool.metadata = {"side_effect": side_effect, "pack": "payments"}
-        out.append(tool)
-    return out
+    return [
+        pack_tool(fn, model, description, pack="payments", side_effect=side_effect)
+        for fn, model, description, side_effect in specs
+    ]
 
 
 def _charge_id(result: Any) -> str:
-    if isinstance(result, Charge):
-        return result.charge_id
-    if isinstance(result, str):
-        try:
-            result = json.loads(result)
-        except ValueError:
-            return result
-    if isinstance(result, dict) and "charge_id" in result:
-        return str(result["charge_id"])
-    raise PaymentError(f"cannot find a charge id in the result {result!r}")
+    return str(result_id(result, Charge, "charge_id", PaymentError, plain_string=True))
 
 
 def compensation(gateway: PaymentGateway) -> Callable[[dict[str, Any], Any], Refund]:

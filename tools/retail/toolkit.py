@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-from tools._common import current_effect_key
+from tools._common import current_effect_key, pack_tool
 from tools.retail.data import task_actions
 from tools.retail.reads import READS
 from tools.retail.store import RetailError, RetailStore
@@ -58,11 +58,7 @@ def _read_tool(store: RetailStore, name: str) -> StructuredTool:
     def run(**kwargs: Any) -> Any:
         return fn(store, **kwargs)
 
-    tool = StructuredTool.from_function(
-        func=run, name=name, description=description, args_schema=model
-    )
-    tool.metadata = {"side_effect": False, "pack": "retail"}
-    return tool
+    return pack_tool(run, model, description, name=name, pack="retail", side_effect=False)
 
 
 def _write_tool(store: RetailStore, name: str) -> StructuredTool:
@@ -71,11 +67,15 @@ def _write_tool(store: RetailStore, name: str) -> StructuredTool:
     def run(**kwargs: Any) -> Any:
         return fn(store, current_effect_key(), **kwargs)
 
-    tool = StructuredTool.from_function(
-        func=run, name=name, description=description, args_schema=model
+    return pack_tool(
+        run,
+        model,
+        description,
+        name=name,
+        pack="retail",
+        side_effect=True,
+        business_key=business_key,
     )
-    tool.metadata = {"side_effect": True, "pack": "retail", "business_key": business_key}
-    return tool
 
 
 def tools(store: RetailStore) -> list[BaseTool]:
