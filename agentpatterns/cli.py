@@ -14,7 +14,7 @@ Commands::
     agentpatterns history THREAD                           checkpoints of a thread
     agentpatterns rollback THREAD --to CHECKPOINT_ID|last-validated
     agentpatterns check module:graph | recommend ...       readiness checklist, decision tree
-    agentpatterns audit THREAD                             audit records of a thread
+    agentpatterns audit query --thread ID [--url URL]      audit records (also count, retain)
     agentpatterns eval ...                                 the eval harness (evals/)
 
 Runs are checkpointed in ``sqlite:///.agentpatterns/runs.db`` by default (the folder is
@@ -548,54 +548,6 @@ def rollback_command(
     )
 
 
-def _audit_fallback(
-    thread: Annotated[str, typer.Argument(help="Thread id.")],
-    db: Annotated[
-        str, typer.Option("--db", help="Audit log URL.")
-    ] = f"sqlite:///{HOME / 'audit.db'}",
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 200,
-    as_json: JsonOpt = False,
-) -> None:
-    """Show the audit records of THREAD (oldest first)."""
-    from agentpatterns.observability import AuditLog
-
-    try:
-        url = parse_store_url(db)
-        if url.kind == "sqlite" and not Path(url.path).exists():
-            raise CliError(f"no audit log at {db}", 1)
-        log = AuditLog(db)
-        try:
-            records = log.query(thread_id=thread, limit=limit)
-        finally:
-            log.close()
-    except (CliError, AgentPatternsError, OSError) as exc:
-        raise _fail(exc) from None
-    rows = [
-        {
-            "ts": r.ts,
-            "kind": r.kind,
-            "node": r.node,
-            "tool": r.tool,
-            "status": r.status,
-            "data": r.data,
-        }
-        for r in records
-    ]
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2, default=str))
-        return
-    table = Table("kind", "node", "tool", "status", "data", title=f"audit: {thread}")
-    for r in rows:
-        table.add_row(
-            str(r["kind"]),
-            str(r["node"] or ""),
-            str(r["tool"] or ""),
-            str(r["status"]),
-            json.dumps(r["data"], default=str)[:80],
-        )
-    _out.print(table)
-
-
 @app.command(
     "eval",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
@@ -618,20 +570,11 @@ def eval_command(ctx: typer.Context) -> None:
 
 
 def _register_extras() -> None:
+    from agentpatterns.observability.audit_cli import audit_app
     from agentpatterns.selector_cli import register
 
     register(app)
-    try:
-        audit = importlib.import_module("agentpatterns.observability.audit_cli")
-    except ModuleNotFoundError:
-        app.command("audit")(_audit_fallback)
-        return
-    if hasattr(audit, "register"):
-        audit.register(app)
-    elif hasattr(audit, "app"):
-        app.add_typer(audit.app, name="audit")
-    else:
-        app.command("audit")(_audit_fallback)
+    app.add_typer(audit_app, name="audit")
 
 
 _register_extras()

@@ -108,8 +108,14 @@ def test_diagnosis_sign_off_through_the_cli() -> None:
     assert bad.exit_code == 2 and "not valid JSON" in bad.stderr
     done = ok_json("resume", "d1", "--value", '{"approve": true, "clinician": "Dr. T"}')
     assert done["status"] == "done" and "Signed off by Dr. T" in done["answer"]
-    audit = ok_json("audit", "d1", "--db", "sqlite:///.agentpatterns/diagnosis/audit.db")
-    assert {r["kind"] for r in audit} >= {"input", "node", "output"}
+    url = "sqlite:///.agentpatterns/diagnosis/audit.db"
+    audit = cli("audit", "query", "--thread", "d1", "--url", url, "--json")
+    assert audit.exit_code == 0, audit.stderr
+    assert {json.loads(line)["kind"] for line in audit.stdout.splitlines()} >= {
+        "input",
+        "node",
+        "output",
+    }
 
 
 @pytest.mark.usefixtures("tau2")
