@@ -57,6 +57,25 @@ def _is_gift_card(method: dict[str, Any]) -> bool:
     return method.get("source") == "gift_card"
 
 
+def _add_to_gift_card(method: dict[str, Any], amount: float) -> None:
+    """Credit (or, with a negative amount, debit) a gift card; other methods are untouched."""
+    if _is_gift_card(method):
+        method["balance"] = round(method["balance"] + amount, 2)
+
+
+def _transaction(kind: str, amount: float, payment_method_id: str) -> dict[str, Any]:
+    """A ``payment_history`` entry (``kind`` is ``payment`` or ``refund``)."""
+    return {"transaction_type": kind, "amount": amount, "payment_method_id": payment_method_id}
+
+
+_ADDRESS_FIELDS = ("address1", "address2", "city", "state", "country", "zip")
+
+
+def _address(args: dict[str, Any]) -> dict[str, Any]:
+    """The address fields of a write's arguments, in τ²'s key order."""
+    return {name: args[name] for name in _ADDRESS_FIELDS}
+
+
 def _method(user: dict[str, Any], payment_method_id: str) -> dict[str, Any]:
     method = user["payment_methods"].get(payment_method_id)
     if method is None:
@@ -123,15 +142,8 @@ def cancel_pending_order(
         refunds = []
         for payment in order["payment_history"]:
             method = _method(user, payment["payment_method_id"])
-            refunds.append(
-                {
-                    "transaction_type": "refund",
-                    "amount": payment["amount"],
-                    "payment_method_id": payment["payment_method_id"],
-                }
-            )
-            if _is_gift_card(method):
-                method["balance"] = round(method["balance"] + payment["amount"], 2)
+            refunds.append(_transaction("refund", payment["amount"], payment["payment_method_id"]))
+            _add_to_gift_card(method, payment["amount"])
         order["status"] = "cancelled"
         order["cancel_reason"] = reason
         order["payment_history"].extend(refunds)
@@ -151,18 +163,12 @@ def modify_pending_order_address(
     zip: str,
 ) -> dict[str, Any]:
     """Replace the shipping address of an order whose status contains ``pending``."""
-    with store.write("modify_pending_order_address", order_id, effect_key, _logged(locals())) as tx:
+    args = _logged(locals())
+    with store.write("modify_pending_order_address", order_id, effect_key, args) as tx:
         order = tx.order(order_id)
         if "pending" not in order["status"]:
             raise RetailError("Non-pending order cannot be modified")
-        order["address"] = {
-            "address1": address1,
-            "address2": address2,
-            "city": city,
-            "state": state,
-            "country": country,
-            "zip": zip,
-        }
+        order["address"] = _address(args)
         tx.save_order(order)
         return order
 
@@ -187,21 +193,10 @@ def modify_pending_order_payment(
         amount = history[0]["amount"]
         if _is_gift_card(method) and method["balance"] < amount:
             raise RetailError("Insufficient gift card balance to pay for the order")
-        history.append(
-            {
-                "transaction_type": "payment",
-                "amount": amount,
-                "payment_method_id": payment_method_id,
-            }
-        )
-        history.append(
-            {"transaction_type": "refund", "amount": amount, "payment_method_id": old_id}
-        )
-        if _is_gift_card(method):
-            method["balance"] = round(method["balance"] - amount, 2)
-        old = _method(user, old_id)
-        if _is_gift_card(old):
-            old["balance"] = round(old["balance"] + amount, 2)
+        history.append(_transaction("payment", amount, payment_method_id))
+        history.append(_transaction("refund", amount, old_id))
+        _add_to_gift_card(method, -amount)
+        _add_to_gift_card(_method(user, old_id), amount)
         _save(tx, order, user, before)
         return order
 
@@ -229,14 +224,9 @@ def modify_pending_order_items(
         if _is_gift_card(method) and method["balance"] < diff:
             raise RetailError("Insufficient gift card balance to pay for the new item")
         order["payment_history"].append(
-            {
-                "transaction_type": "payment" if diff > 0 else "refund",
-                "amount": abs(diff),
-                "payment_method_id": payment_method_id,
-            }
+            _transaction("payment" if diff > 0 else "refund", abs(diff), payment_method_id)
         )
-        if _is_gift_card(method):
-            method["balance"] = round(method["balance"] - diff, 2)
+        _add_to_gift_card(method, -diff)
         for item_id, new_item_id in zip(item_ids, new_item_ids, strict=True):
             item = next(i for i in order["items"] if i["item_id"] == item_id)
             item["item_id"] = new_item_id
@@ -317,16 +307,10 @@ def modify_user_address(
     zip: str,
 ) -> dict[str, Any]:
     """Replace the user's default address."""
-    with store.write("modify_user_address", user_id, effect_key, _logged(locals())) as tx:
+    args = _logged(locals())
+    with store.write("modify_user_address", user_id, effect_key, args) as tx:
         user = tx.user(user_id)
-        user["address"] = {
-            "address1": address1,
-            "address2": address2,
-            "city": city,
-            "state": state,
-            "country": country,
-            "zip": zip,
-        }
+        user["address"] = _address(args)
         tx.save_user(user)
         return user
 
