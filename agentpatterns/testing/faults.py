@@ -317,9 +317,13 @@ class FaultInjector:
 
 
 def _quiet(config: RunnableConfig) -> RunnableConfig:
-    """The wrapper's config without callbacks: the inner call is not a second tool run."""
+    """The wrapper's config without callbacks: the inner call is not a second tool run.
+
+    An empty list, not None: ``ensure_config`` ignores None values and would bring back the
+    wrapper's own callback manager from the context variable.
+    """
     inner = RunnableConfig(**config)
-    inner["callbacks"] = None
+    inner["callbacks"] = []
     return inner
 
 

@@ -234,3 +234,26 @@ def test_crash_kills_the_process_before_or_after_commit(
     assert proc.returncode == -9, proc.stderr
     assert "survived" not in proc.stdout
     assert log.read_text().split() == lines
+
+
+def test_wrapped_tool_reports_one_tool_run_to_callbacks() -> None:
+    """The inner call must not show up as a second tool run (duplicate spans/audit rows)."""
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.tools import tool as make_tool
+
+    from agentpatterns.testing.faults import FaultInjector
+
+    starts: list[str] = []
+
+    class Count(BaseCallbackHandler):
+        def on_tool_start(self, serialized: Any, input_str: str, **kwargs: Any) -> None:
+            starts.append(serialized.get("name", "?"))
+
+    @make_tool
+    def echo(text: str) -> str:
+        """Echo."""
+        return text
+
+    twice = FaultInjector(1).wrap(FaultInjector(2).wrap(echo))
+    assert twice.invoke({"text": "hi"}, {"callbacks": [Count()]}) == "hi"
+    assert starts == ["echo"]
