@@ -124,7 +124,8 @@ class Tau2Harness:
         self.exporter = InMemorySpanExporter()
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        self.audit = AuditLog(f"sqlite:///{folder / 'audit.db'}")
+        # durable: a SIGKILLed episode keeps the records of every step it acknowledged
+        self.audit = AuditLog(f"sqlite:///{folder / 'audit.db'}", durable=True)
         self.obs = Observability(tracer_provider=provider, audit=self.audit)
         self.designed: set[str] = set()
         self.scratch: list[dict[str, Any]] = []

@@ -209,7 +209,8 @@ class Demo:
                         "",
                         "look closer:",
                         f"  agentpatterns history demo-3-rollback -c sqlite:///{HOME / 'runs.db'}",
-                        f"  agentpatterns audit demo-2-flaky --db sqlite:///{HOME / 'audit.db'}",
+                        "  agentpatterns audit query --thread demo-2-flaky "
+                        f"--url sqlite:///{HOME / 'audit.db'}",
                         f"finished in {time.perf_counter() - started:.1f} s",
                     ]
                 ),

@@ -80,7 +80,8 @@ class ScenarioHarness:
         """Open the suite's own stores."""
 
     def audit_options(self) -> dict[str, Any]:
-        return {}
+        # durable: a SIGKILLed episode keeps the records of every step it acknowledged
+        return {"durable": True}
 
     def obs_options(self) -> dict[str, Any]:
         return {}
