@@ -207,7 +207,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     """Rows for ``python -m bench`` (figures 1 and 5), timed with process CPU time."""
     global CLOCK
     CLOCK = time.process_time
-    res = measure_all(repeats=40 if quick else 600, warmup=10 if quick else 50, rounds=2)
+    res = measure_all(repeats=40 if quick else 300, warmup=10 if quick else 50, rounds=2)
     rows: list[dict[str, Any]] = []
     for saver in SAVERS:
         r = {k.split(".", 1)[1]: v for k, v in res.items() if k.startswith(saver + ".")}

@@ -155,7 +155,7 @@ def _close(parts: tuple[Any, ...]) -> None:
 
 def _overhead(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    repeats, inner = (5, 20) if quick else (31, 100)
+    repeats, inner = (5, 20) if quick else (15, 40)
     raw = raw_chain(step).compile()
     araw = raw_chain(astep).compile()
     hand_provider, tracer = _hand_tracer()
@@ -357,7 +357,7 @@ def _tool_graph(tmp: str, quick: bool) -> list[dict[str, Any]]:
     raw = build().compile()
     hand = _hand_tool_graph(tracer).compile()
     graph = obs.instrument(build()).compile()
-    repeats, inner = (5, 5) if quick else (25, 30)
+    repeats, inner = (5, 5) if quick else (15, 15)
     start = {"messages": [], "rounds": 0}
     rows: list[dict[str, Any]] = []
     for label, candidate, target, notes in (

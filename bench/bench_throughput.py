@@ -275,7 +275,7 @@ async def _worker_main(spec: dict[str, Any]) -> dict[str, Any]:
 
 # --- entry --------------------------------------------------------------------------------
 def run(quick: bool) -> list[dict[str, Any]]:
-    seconds, repeats = (0.15, 1) if quick else (1.5, 3)
+    seconds, repeats = (0.15, 1) if quick else (1.0, 3)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-tp-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'tp.db'}"

@@ -135,7 +135,7 @@ def _cpu_interleaved(base: Any, cand: Any, inp: Any, *, repeats: int, inner: int
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     """Rows for figure 4 (see the module docstring)."""
-    repeats, inner = (7, 5) if quick else (41, 40)
+    repeats, inner = (7, 5) if quick else (21, 20)
     rows: list[dict[str, Any]] = []
     inp = {"messages": [("user", "go")]}
     for label, sleep in (("trivial tools", 0.0), ("1 ms tools", 0.001)):
