@@ -1,9 +1,7 @@
 """Crash-test worker for the reference graphs (a script, not a test module).
 
-Started once as a *zygote*: it imports LangGraph, the library, the tools and the graphs,
-then reads JSON commands on stdin and forks one worker per command, so the test can SIGKILL
-workers at random points without paying Python's start-up each time. The zygote reaps each
-worker and reports ``{"exit": pid, "status": ...}``.
+Started once as a *zygote* (``tests/_crash.py``): it imports LangGraph, the library, the
+tools and the graphs, then forks one worker per JSON command read on stdin.
 
 A worker opens the graph on SQLite files in ``cmd["dir"]`` (checkpoints, effect ledger, the
 graph's own stores), then runs ``cmd["input"]`` on ``cmd["thread"]`` — or, when the thread
@@ -14,18 +12,14 @@ die right after a write committed).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-
-def _say(**msg: Any) -> None:
-    sys.stdout.write(json.dumps(msg, default=str) + "\n")
-    sys.stdout.flush()
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for _crash
+from _crash import say, serve
 
 
 def work(cmd: dict[str, Any]) -> None:
@@ -51,12 +45,12 @@ def work(cmd: dict[str, Any]) -> None:
             builder = build(state_dir=folder, ledger=ledger, faults=faults)
         graph = builder.compile(checkpointer=saver)
         config = {"configurable": {"thread_id": cmd["thread"]}}
-        _say(ready=os.getpid(), t=time.monotonic())
+        say(ready=os.getpid(), t=time.monotonic())
         if graph.get_state(config).created_at is None:
             out = graph.invoke(cmd["input"], config)
         else:  # a checkpoint exists: continue from it (even when `next` reads empty)
             out = graph.invoke(None, config)
-        _say(finished=cmd["thread"], status=out.get("status"))
+        say(finished=cmd["thread"], status=out.get("status"))
 
 
 def main() -> None:
@@ -68,22 +62,7 @@ def main() -> None:
     from tools.retail import RetailStore
 
     RetailStore("memory:").close()  # builds the template database once
-
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                work(cmd)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            sys.stdout.flush()
-            os._exit(code)
-        _say(pids=[pid])
-        _, status = os.waitpid(pid, 0)
-        _say(exit=pid, status=status)
+    serve(work)
 
 
 if __name__ == "__main__":

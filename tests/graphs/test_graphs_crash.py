@@ -9,89 +9,22 @@ a fault-free run with every write applied exactly once.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import queue
 import random
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .._crash import Zygote, killed
 from .conftest import duplicate_writes
 
 WORKER = Path(__file__).with_name("graphs_crash_worker.py")
 LATENCY = {"latency": [0.03, 0.06]}
 
 
-class Zygote:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.finished: dict[str, Any] = {}
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                msg = json.loads(line)
-                if "finished" in msg:
-                    self.finished[msg["finished"]] = msg["status"]
-                else:
-                    self.lines.put(msg)
-
-    def _next(self, key: str, timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            if key in msg:
-                return msg
-            if "exit" in msg:
-                self.lines.put(msg)
-                if key == "ready":
-                    return msg
-
-    def run(self, cmd: dict[str, Any], kill_after: float | None) -> int:
-        """Run one command; SIGKILL its worker after ``kill_after`` s. Returns its status."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        (pid,) = self._next("pids")["pids"]
-        if kill_after is not None:
-            self._next("ready")
-            time.sleep(kill_after)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        return int(self._next("exit")["status"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-def _killed(status: int) -> bool:
-    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-
-
 @pytest.fixture(scope="module")
 def zygote() -> Any:
-    z = Zygote()
+    z = Zygote(WORKER)
     yield z
     z.close()
 
@@ -100,15 +33,15 @@ def _until_done(
     zygote: Zygote, cmd: dict[str, Any], rng: random.Random, kills: int, max_delay: float
 ) -> int:
     """Kill up to ``kills`` runs at random points, then let one finish; count real kills."""
-    killed = 0
+    kills_done = 0
     for _ in range(kills):
         if cmd["thread"] in zygote.finished:
             break
-        status = zygote.run(cmd, kill_after=rng.uniform(0.0, max_delay))
-        killed += _killed(status)
+        (status,) = zygote.run(cmd, kill_after=rng.uniform(0.0, max_delay))
+        kills_done += killed(status)
     if cmd["thread"] not in zygote.finished:
-        assert zygote.run({**cmd, "faults": None}, kill_after=None) == 0
-    return killed
+        assert zygote.run({**cmd, "faults": None}, kill_after=None) == [0]
+    return kills_done
 
 
 @pytest.mark.usefixtures("tau2")
@@ -157,10 +90,11 @@ def test_customer_service_kill_right_after_a_write_committed(
         "input": {"tau2_task": "0"},
         "faults": {"crash_rate": 1.0, "crash_point": "after", "tools": [write]},
     }
-    assert _killed(zygote.run(cmd, kill_after=None))
+    (status,) = zygote.run(cmd, kill_after=None)
+    assert killed(status)
     with RetailStore(tmp_path / "retail.db") as store:
         assert len(store.write_log()) == 1  # the write committed, then the process died
-    assert zygote.run({**cmd, "faults": None}, kill_after=None) == 0
+    assert zygote.run({**cmd, "faults": None}, kill_after=None) == [0]
     with RetailStore(tmp_path / "retail.db") as store:
         assert len(store.write_log()) == 1  # resumed: reconciled, not written again
         assert store.state_hash() == replay(task).state_hash
@@ -211,8 +145,9 @@ def test_order_processing_kill_right_after_the_charge(zygote: Zygote, tmp_path: 
         "input": {"order": DEMO_ORDER},
         "faults": {"crash_rate": 1.0, "crash_point": "after", "tools": ["charge_payment"]},
     }
-    assert _killed(zygote.run(cmd, kill_after=None))
-    assert zygote.run({**cmd, "faults": None}, kill_after=None) == 0
+    (status,) = zygote.run(cmd, kill_after=None)
+    assert killed(status)
+    assert zygote.run({**cmd, "faults": None}, kill_after=None) == [0]
     assert zygote.finished["o"] == "done"
     gateway = PaymentGateway(str(tmp_path / "payments.db"))
     try:

@@ -1,10 +1,8 @@
 """Crash-test worker (a script, not a test module).
 
-Started once as a *zygote*: it imports LangGraph and the library, then reads JSON commands
-on stdin and forks one worker process per command, so the parent can SIGKILL workers
-at random points without paying Python's start-up each time. The zygote reaps each worker
-(no zombies: the ledger's liveness check must see a killed owner as gone) and reports
-``{"exit": pid, "status": ...}``.
+Started once as a *zygote* (``tests/_crash.py``): it imports LangGraph and the library,
+then forks ``copies`` worker processes per JSON command read on stdin (the zygote reaps
+them: the ledger's liveness check must see a killed owner as gone).
 
 A worker runs a small order graph (reserve -> charge -> ship, ship also notifies) for each
 thread id it is given, resuming any thread that has a checkpoint. Every side effect goes
@@ -15,13 +13,12 @@ it records every time an effect really ran).
 
 from __future__ import annotations
 
-import json
 import operator
 import os
 import sqlite3
 import sys
 import time
-import traceback
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -30,15 +27,13 @@ from langgraph.graph import END, START, StateGraph
 from agentpatterns.checkpoint import open_checkpointer
 from agentpatterns.resilience import EffectLedger
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for _crash
+from _crash import say, serve
+
 
 class OrderState(TypedDict, total=False):
     order: int
     done: Annotated[list[str], operator.add]
-
-
-def _say(**msg: Any) -> None:
-    sys.stdout.write(json.dumps(msg) + "\n")
-    sys.stdout.flush()
 
 
 class WriteLog:
@@ -64,7 +59,7 @@ class WriteLog:
         row = self.conn.execute(
             "SELECT id, tool FROM writes WHERE key=? ORDER BY id LIMIT 1", (key,)
         ).fetchone()
-        _say(reconcile=key, found=row is not None)
+        say(reconcile=key, found=row is not None)
         return {"tool": row[1], "write_id": row[0]} if row else None
 
 
@@ -103,7 +98,7 @@ def work(cmd: dict[str, Any]) -> None:
         EffectLedger(cmd["ledger_url"], stale_after=5.0) as ledger,
     ):
         graph = build(ledger, WriteLog(cmd["write_log"])).compile(checkpointer=saver)
-        _say(ready=os.getpid(), t=time.monotonic())
+        say(ready=os.getpid(), t=time.monotonic())
         for thread_id in cmd["threads"]:
             config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
             snap = graph.get_state(config)
@@ -116,7 +111,7 @@ def work(cmd: dict[str, Any]) -> None:
             else:  # not `if snap.next`: after a kill between a step's saved writes and the
                 # next checkpoint, `next` reads () although the run is not finished
                 graph.invoke(None, config, durability=cmd.get("durability", "async"))
-            _say(finished=thread_id)
+            say(finished=thread_id)
 
 
 def main() -> None:
@@ -125,25 +120,7 @@ def main() -> None:
     import psycopg_pool  # noqa: F401
     from langgraph.checkpoint.postgres import PostgresSaver  # noqa: F401
 
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        pids: list[int] = []
-        for _ in range(cmd.get("copies", 1)):  # copies > 1: workers racing on one thread
-            pid = os.fork()
-            if pid == 0:
-                code = 0
-                try:
-                    work(cmd)
-                except BaseException:
-                    traceback.print_exc()
-                    code = 1
-                sys.stdout.flush()
-                os._exit(code)
-            pids.append(pid)
-        _say(pids=pids)
-        for pid in pids:
-            _, status = os.waitpid(pid, 0)
-            _say(exit=pid, status=status)
+    serve(work)
 
 
 if __name__ == "__main__":

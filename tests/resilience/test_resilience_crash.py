@@ -9,91 +9,21 @@ show every effect exactly once, matching the ledger.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import queue
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agentpatterns.checkpoint import open_checkpointer
 from agentpatterns.resilience import EffectLedger
 
+from .._crash import Zygote, killed
+
 WORKER = Path(__file__).with_name("resilience_crash_worker.py")
 TOOLS = ("reserve", "charge", "ship", "notify")
 KILLS = 50
-
-
-class Zygote:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.reconciles: list[dict[str, Any]] = []
-        self.finished: set[str] = set()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                msg = json.loads(line)
-                if "reconcile" in msg:
-                    self.reconciles.append(msg)
-                elif "finished" in msg:
-                    self.finished.add(msg["finished"])
-                else:
-                    self.lines.put(msg)
-
-    def _next(self, key: str, timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            if key in msg:
-                return msg
-            if "exit" in msg:  # a worker ended before saying what we wait for
-                self.lines.put(msg)
-                if key == "ready":
-                    return msg
-
-    def run(self, cmd: dict[str, Any], kill_after: float | None) -> list[int]:
-        """Run one command; SIGKILL its workers after ``kill_after`` s. Returns statuses."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        pids = self._next("pids")["pids"]
-        if kill_after is not None:
-            self._next("ready")  # kill during the work, not during start-up
-            time.sleep(kill_after)
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        return [self._next("exit")["status"] for _ in pids]
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-def _killed(status: int) -> bool:
-    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
 
 
 def _check(url: str, log_path: Path, threads: list[str]) -> None:
@@ -123,7 +53,7 @@ def _crash_cycle(url: str, tmp_path: Path, seed: int, n_threads: int, max_delay:
     log_path = tmp_path / "writes.db"
     threads = [f"order-{i}" for i in range(n_threads)]
     base = {"checkpoint_url": url, "ledger_url": url, "write_log": str(log_path)}
-    zygote = Zygote()
+    zygote = Zygote(WORKER)
     started = time.monotonic()
     try:
         kills = rounds = 0
@@ -131,8 +61,8 @@ def _crash_cycle(url: str, tmp_path: Path, seed: int, n_threads: int, max_delay:
             rounds += 1
             todo = [t for t in threads if t not in zygote.finished]  # finished: reported
             statuses = zygote.run({**base, "threads": todo}, kill_after=rng.uniform(0.0, max_delay))
-            kills += sum(_killed(s) for s in statuses)
-            assert all(_killed(s) or s == 0 for s in statuses), statuses
+            kills += sum(killed(s) for s in statuses)
+            assert all(killed(s) or s == 0 for s in statuses), statuses
             assert rounds < 3 * KILLS, "workers finish before they can be killed"
         # the final resume goes over every thread, finished or not, and completes
         assert zygote.run({**base, "threads": threads}, kill_after=None) == [0]
@@ -169,7 +99,7 @@ def test_two_workers_resume_same_threads_postgres(
         "write_log": str(log_path),
         "threads": threads,
     }
-    zygote = Zygote()
+    zygote = Zygote(WORKER)
     try:
         for _ in range(5):
             zygote.run(cmd, kill_after=rng.uniform(0.02, 0.1))
