@@ -12,6 +12,11 @@ import pytest
 from agentpatterns.errors import ConfigurationError
 
 
+def effect_config(key: str) -> dict[str, Any]:
+    """A run config carrying the executor's effect key, as the tool executor sets it."""
+    return {"configurable": {"agentpatterns_effect_key": key}}
+
+
 @pytest.fixture(scope="session")
 def tau2_dir() -> Path:
     from tools.retail.data import data_dir

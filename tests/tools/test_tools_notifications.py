@@ -11,9 +11,7 @@ from pydantic import ValidationError
 from agentpatterns.errors import CompensationError
 from tools.notifications import Message, Outbox, compensation, tools
 
-
-def cfg(key: str) -> dict[str, Any]:
-    return {"configurable": {"agentpatterns_effect_key": key}}
+from .conftest import effect_config as cfg
 
 
 @pytest.fixture

@@ -18,9 +18,7 @@ from tools.payments import (
     tools,
 )
 
-
-def cfg(key: str) -> dict[str, Any]:
-    return {"configurable": {"agentpatterns_effect_key": key}}
+from .conftest import effect_config as cfg
 
 
 @pytest.fixture

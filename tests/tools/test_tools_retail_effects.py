@@ -21,11 +21,9 @@ from tools.retail import (
     tools,
 )
 
+from .conftest import effect_config as key
+
 Tools = dict[str, Any]
-
-
-def key(k: str) -> dict[str, Any]:
-    return {"configurable": {"agentpatterns_effect_key": k}}
 
 
 def test_every_ground_truth_write_compensates_to_the_exact_previous_hash(

@@ -37,6 +37,21 @@ def alternative(find: Any, item: dict[str, Any], *, cheaper: bool | None = None)
     raise LookupError("no alternative variant")
 
 
+def item_modified_order(rtools: Tools, find: Any) -> dict[str, Any]:
+    """A pending PayPal order whose first item was swapped (status 'pending (item modified)')."""
+    order = find.paid_by("pending", "paypal")
+    item = order["items"][0]
+    rtools["modify_pending_order_items"].invoke(
+        {
+            "order_id": order["order_id"],
+            "item_ids": [item["item_id"]],
+            "new_item_ids": [alternative(find, item)["item_id"]],
+            "payment_method_id": order["payment_history"][0]["payment_method_id"],
+        }
+    )
+    return order
+
+
 # -- cancel ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("reason", ["no longer needed", "ordered by mistake"])
 def test_cancel_refunds_gift_card_at_once(
@@ -84,16 +99,7 @@ def test_cancel_other_reason_refused(rtools: Tools, store: Any, find: Any) -> No
 
 
 def test_cancel_after_item_modification_refused(rtools: Tools, store: Any, find: Any) -> None:
-    order = find.paid_by("pending", "paypal")
-    item = order["items"][0]
-    rtools["modify_pending_order_items"].invoke(
-        {
-            "order_id": order["order_id"],
-            "item_ids": [item["item_id"]],
-            "new_item_ids": [alternative(find, item)["item_id"]],
-            "payment_method_id": order["payment_history"][0]["payment_method_id"],
-        }
-    )
+    order = item_modified_order(rtools, find)
     with pytest.raises(RetailError, match=r"Non-pending order cannot be cancelled"):
         rtools["cancel_pending_order"].invoke(
             {"order_id": order["order_id"], "reason": "no longer needed"}
@@ -112,16 +118,7 @@ ADDRESS = {
 
 
 def test_modify_address_while_status_contains_pending(rtools: Tools, store: Any, find: Any) -> None:
-    order = find.paid_by("pending", "paypal")
-    item = order["items"][0]
-    rtools["modify_pending_order_items"].invoke(
-        {
-            "order_id": order["order_id"],
-            "item_ids": [item["item_id"]],
-            "new_item_ids": [alternative(find, item)["item_id"]],
-            "payment_method_id": order["payment_history"][0]["payment_method_id"],
-        }
-    )
+    order = item_modified_order(rtools, find)
     out = rtools["modify_pending_order_address"].invoke({"order_id": order["order_id"], **ADDRESS})
     assert out["status"] == "pending (item modified)" and out["address"] == ADDRESS
     # payment changes also pass the status check ("contains pending") but the history now
