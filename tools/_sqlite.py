@@ -38,7 +38,7 @@ def sqlite_target(path_or_url: str, owner: str) -> str:
     if target.startswith(("sqlite:", "memory:", "postgres")):
         url = parse_store_url(target)
         if url.kind == "postgres":
-            raise ConfigurationError(f"{owner} runs on SQLite only")
+            raise ConfigurationError(f"{owner} runs on SQLite only; got a PostgreSQL URL")
         target = ":memory:" if url.kind == "memory" else url.path
     return target
 

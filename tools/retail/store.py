@@ -26,8 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agentpatterns._store import parse_store_url, sqlite_connect
+from agentpatterns._store import sqlite_connect
 from agentpatterns.errors import CompensationError, ConfigurationError
+from tools._sqlite import sqlite_target
 from tools.retail.data import data_dir
 from tools.retail.schema import (
     HASH_QUERIES,
@@ -98,13 +99,7 @@ class RetailStore:
         *,
         data: str | os.PathLike[str] | None = None,
     ) -> None:
-        target = str(path_or_url)
-        if target.startswith(("sqlite:", "postgres", "memory:")):
-            url = parse_store_url(target)
-            if url.kind == "postgres":
-                raise ConfigurationError("RetailStore runs on SQLite only; got a PostgreSQL URL")
-            target = ":memory:" if url.kind == "memory" else url.path
-        self.path = target
+        self.path = target = sqlite_target(str(path_or_url), "RetailStore")
         self._lock = threading.RLock()
         self._source = source = template(data_dir(data) / "db.json")
         if target == ":memory:":
