@@ -60,10 +60,13 @@ def _crash_cycle(url: str, tmp_path: Path, seed: int, n_threads: int, max_delay:
         while kills < KILLS:
             rounds += 1
             todo = [t for t in threads if t not in zygote.finished]  # finished: reported
+            if not todo:  # a fast machine finished every thread first: add more to kill
+                threads += [f"order-{len(threads) + i}" for i in range(n_threads)]
+                todo = threads[-n_threads:]
             statuses = zygote.run({**base, "threads": todo}, kill_after=rng.uniform(0.0, max_delay))
             kills += sum(killed(s) for s in statuses)
             assert all(killed(s) or s == 0 for s in statuses), statuses
-            assert rounds < 3 * KILLS, "workers finish before they can be killed"
+            assert rounds < 6 * KILLS, "workers finish before they can be killed"
         # the final resume goes over every thread, finished or not, and completes
         assert zygote.run({**base, "threads": threads}, kill_after=None) == [0]
     finally:
