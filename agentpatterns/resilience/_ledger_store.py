@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,18 +47,19 @@ _COLUMNS = (
 )
 
 
-class LedgerStore:
+class LedgerStore(ABC):
     """Interface; see the memory and SQL implementations."""
 
-    def claim(self, rec: EffectRecord) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def claim(self, rec: EffectRecord) -> bool: ...
 
-    def get(self, key: str) -> EffectRecord | None:
-        raise NotImplementedError
+    @abstractmethod
+    def get(self, key: str) -> EffectRecord | None: ...
 
-    def take_over(self, key: str, old_owner: str, old_status: str, owner: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def take_over(self, key: str, old_owner: str, old_status: str, owner: str) -> bool: ...
 
+    @abstractmethod
     def set_status(
         self,
         key: str,
@@ -66,16 +68,16 @@ class LedgerStore:
         *,
         result: str | None = None,
         error: str | None = None,
-    ) -> bool:
-        raise NotImplementedError
+    ) -> bool: ...
 
-    def heartbeat(self, keys: list[tuple[str, str]]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def heartbeat(self, keys: list[tuple[str, str]]) -> None: ...
 
-    def by_thread(self, thread_id: str) -> list[EffectRecord]:
-        raise NotImplementedError
+    @abstractmethod
+    def by_thread(self, thread_id: str) -> list[EffectRecord]: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:  # noqa: B027 - optional hook: only SQL stores hold resources
+        """Release resources (nothing for the memory store)."""
 
 
 class MemoryLedgerStore(LedgerStore):
