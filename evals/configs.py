@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import operator
+from abc import ABC, abstractmethod
 from typing import Annotated, Any, Final, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
@@ -64,7 +65,7 @@ class Run(TypedDict, total=False):
     compensated: int
 
 
-class _Config:
+class _Config(ABC):
     """A built configuration: ``start(script, config)``, ``resume(config)``, ``read(...)``."""
 
     name: str
@@ -88,8 +89,10 @@ class _Config:
         snap = self.graph.get_state(config)
         return dict(snap.values or {})
 
-    def read(self, script: list[dict[str, Any]], config: dict[str, Any], error: str | None) -> Run:
-        raise NotImplementedError
+    @abstractmethod
+    def read(
+        self, script: list[dict[str, Any]], config: dict[str, Any], error: str | None
+    ) -> Run: ...
 
 
 def _designed_calls(

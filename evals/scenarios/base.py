@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,7 +45,7 @@ def calls_from_results(
     ]
 
 
-class ScenarioHarness:
+class ScenarioHarness(ABC):
     """Worker-side harness of one scenario suite (see the module docstring)."""
 
     suite: ClassVar[str] = ""
@@ -76,7 +77,7 @@ class ScenarioHarness:
         self.setup()
 
     # -- hooks ----------------------------------------------------------------------------
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 - optional hook, most suites need no stores
         """Open the suite's own stores."""
 
     def audit_options(self) -> dict[str, Any]:
@@ -86,20 +87,22 @@ class ScenarioHarness:
     def obs_options(self) -> dict[str, Any]:
         return {}
 
-    def scenarios(self) -> dict[str, dict[str, Any]]:
-        raise NotImplementedError
+    @abstractmethod
+    def scenarios(self) -> dict[str, dict[str, Any]]: ...
 
+    @abstractmethod
     def build(self, config: str) -> Any:
         """The uncompiled graph of ``config`` (faults through ``self.injector``)."""
-        raise NotImplementedError
+        ...
 
-    def inputs(self, scenario: dict[str, Any], ident: str, seed: int) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def inputs(self, scenario: dict[str, Any], ident: str, seed: int) -> dict[str, Any]: ...
 
     def resume_value(self, scenario: dict[str, Any], interrupt: Any) -> Any:
         """The answer to an interrupt (None: leave the run paused)."""
         return None
 
+    @abstractmethod
     def judge(
         self,
         scenario: dict[str, Any],
@@ -108,7 +111,6 @@ class ScenarioHarness:
         error: str | None,
     ) -> dict[str, Any]:
         """``success``, ``status``, ``calls``, ``side_effects``, ``rollback``, ``detail``..."""
-        raise NotImplementedError
 
     def no_retry(self) -> Any:
         from tenacity import stop_after_attempt, wait_none
