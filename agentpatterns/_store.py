@@ -151,11 +151,7 @@ def pg_pool(conninfo: str, *, max_size: int = 10) -> ConnectionPool[Any]:
         pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
     except PoolTimeout as exc:
         pool.close()
-        raise StoreUnavailableError(
-            f"PostgreSQL at {_safe(conninfo)} is unreachable or refused the connection "
-            f"within {CONNECT_TIMEOUT_S:.0f} s",
-            cause=exc,
-        ) from exc
+        raise _unreachable(conninfo, exc) from exc
     return pool
 
 
@@ -172,12 +168,17 @@ async def apg_pool(conninfo: str, *, max_size: int = 10) -> AsyncConnectionPool[
         await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
     except PoolTimeout as exc:
         await pool.close()
-        raise StoreUnavailableError(
-            f"PostgreSQL at {_safe(conninfo)} is unreachable or refused the connection "
-            f"within {CONNECT_TIMEOUT_S:.0f} s",
-            cause=exc,
-        ) from exc
+        raise _unreachable(conninfo, exc) from exc
     return pool
+
+
+def _unreachable(conninfo: str, exc: BaseException) -> StoreUnavailableError:
+    """The error for a pool that could not connect in time (password left out)."""
+    return StoreUnavailableError(
+        f"PostgreSQL at {_safe(conninfo)} is unreachable or refused the connection "
+        f"within {CONNECT_TIMEOUT_S:.0f} s",
+        cause=exc,
+    )
 
 
 def _safe(conninfo: str) -> str:
