@@ -27,13 +27,35 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.runnables.config import var_child_runnable_config
 
 from agentpatterns.resilience.ledger import EffectLedger
 
 __all__ = ["aguarded", "guarded"]
+
+
+class _Parts(NamedTuple):
+    retry: Any
+    breaker: Any
+    fallback: Any
+    side_effect: bool
+    reconcile: Any
+    thread_id: str | None
+
+
+def _parts(policy: Any, key: str | None) -> _Parts:
+    """The policy's pieces (absent ones are None) and the thread the call belongs to."""
+    side_effect = bool(getattr(policy, "side_effect", False))
+    return _Parts(
+        retry=getattr(policy, "retry", None),
+        breaker=getattr(policy, "breaker", None),
+        fallback=getattr(policy, "fallback", None),
+        side_effect=side_effect,
+        reconcile=getattr(policy, "reconcile", None) if side_effect else None,
+        thread_id=_thread_of(key) if key else None,
+    )
 
 
 def _reconciling(
@@ -92,13 +114,7 @@ def guarded(
         RetryExhaustedError, CircuitOpenError, FallbackExhaustedError, EffectInDoubtError,
         or the tool's own permanent error; the executor turns them into error results.
     """
-    retry = getattr(policy, "retry", None)
-    breaker = getattr(policy, "breaker", None)
-    fallback = getattr(policy, "fallback", None)
-    side_effect = bool(getattr(policy, "side_effect", False))
-    reconcile = getattr(policy, "reconcile", None) if side_effect else None
-
-    thread_id = _thread_of(key) if key else None
+    retry, breaker, fallback, side_effect, reconcile, thread_id = _parts(policy, key)
     inner = _reconciling(call, reconcile, args)
     if retry is not None:
         retried, inner = inner, (lambda: retry.call_as(tool, retried, thread_id))
@@ -130,13 +146,7 @@ async def aguarded(
     ledger: EffectLedger | None,
 ) -> Any:
     """Async form of :func:`guarded`; nothing blocks the event loop."""
-    retry = getattr(policy, "retry", None)
-    breaker = getattr(policy, "breaker", None)
-    fallback = getattr(policy, "fallback", None)
-    side_effect = bool(getattr(policy, "side_effect", False))
-    reconcile = getattr(policy, "reconcile", None) if side_effect else None
-
-    thread_id = _thread_of(key) if key else None
+    retry, breaker, fallback, side_effect, reconcile, thread_id = _parts(policy, key)
     inner = _areconciling(acall, reconcile, args)
     if retry is not None:
         retried = inner
