@@ -48,6 +48,13 @@ def _delay(policy: RetryPolicy, failures: int) -> float:
     return interval + random.uniform(0, 1) if policy.jitter else interval
 
 
+def _retry_delay(policy: RetryPolicy | None, failures: int, exc: Exception) -> float | None:
+    """Seconds to wait before the next attempt, or None when ``exc`` ends the state."""
+    if policy and failures < policy.max_attempts and _should_retry(policy, exc):
+        return _delay(policy, failures)
+    return None
+
+
 def _wants_config(node: Any) -> bool:
     try:
         params = inspect.signature(node).parameters
@@ -141,10 +148,10 @@ def make_state_node(spec: StateSpec, opts: MachineOptions) -> Any:
                 raise
             except Exception as exc:
                 failures += 1
-                if policy and failures < policy.max_attempts and _should_retry(policy, exc):
-                    time.sleep(_delay(policy, failures))
-                    continue
-                return exit_to(spec, step, entry, t0, exc)
+                delay = _retry_delay(policy, failures, exc)
+                if delay is None:
+                    return exit_to(spec, step, entry, t0, exc)
+                time.sleep(delay)
         return finish(spec, state, opts, step, entry, t0, result)
 
     async def arun(state: Any, config: RunnableConfig) -> Any:
@@ -161,10 +168,10 @@ def make_state_node(spec: StateSpec, opts: MachineOptions) -> Any:
                 raise
             except Exception as exc:
                 failures += 1
-                if policy and failures < policy.max_attempts and _should_retry(policy, exc):
-                    await asyncio.sleep(_delay(policy, failures))
-                    continue
-                return exit_to(spec, step, entry, t0, exc)
+                delay = _retry_delay(policy, failures, exc)
+                if delay is None:
+                    return exit_to(spec, step, entry, t0, exc)
+                await asyncio.sleep(delay)
         return finish(spec, state, opts, step, entry, t0, result)
 
     marker: dict[str, Any] = {"fsm_state": name, "machine": opts.name}
