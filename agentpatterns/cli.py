@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -91,6 +91,12 @@ def _fail(exc: BaseException, code: int = 1) -> typer.Exit:
     text = str(exc) if isinstance(exc, CliError) else f"{type(exc).__name__}: {exc}"
     _err.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.code if isinstance(exc, CliError) else code)
+
+
+def _finish(summary: dict[str, Any], as_json: bool) -> NoReturn:
+    """Print a run/resume outcome and exit with the code its status maps to."""
+    _show(summary, as_json)
+    raise typer.Exit(_exit_code(summary))
 
 
 # ----------------------------------------------------------------------------- loading
@@ -404,8 +410,7 @@ def run_command(
             summary = _summary(compiled, config, name)
     except (CliError, AgentPatternsError, OSError) as exc:
         raise _fail(exc) from None
-    _show(summary, as_json)
-    raise typer.Exit(_exit_code(summary))
+    _finish(summary, as_json)
 
 
 @app.command("resume")
@@ -442,8 +447,7 @@ def resume_command(
             summary = _summary(compiled, config, name)
     except (CliError, AgentPatternsError, OSError) as exc:
         raise _fail(exc) from None
-    _show(summary, as_json)
-    raise typer.Exit(_exit_code(summary))
+    _finish(summary, as_json)
 
 
 @app.command("history")
