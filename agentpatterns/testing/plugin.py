@@ -9,6 +9,9 @@ Fixtures:
 * ``durable_store_url``: the same over SQLite and PostgreSQL only.
 * ``checkpointer``: a sync LangGraph saver, parametrized over the three backends.
 * ``acheckpointer``: the async saver of the same three backends.
+* ``serde_log``: a function returning LangGraph's "unregistered type" serde warnings and
+  msgpack allow-list events of the test so far (dedupe reset); an empty list means every
+  checkpoint read back needed no allow-list entry.
 
 Without PostgreSQL binaries the PostgreSQL cases skip with a clear reason, unless
 ``AGENTPATTERNS_REQUIRE_POSTGRES=1`` (set by ``make test``) turns that into a failure.
@@ -16,9 +19,10 @@ Without PostgreSQL binaries the PostgreSQL cases skip with a clear reason, unles
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +113,24 @@ async def acheckpointer(request: pytest.FixtureRequest, tmp_path: Path) -> Async
 
     async with open_checkpointer(_url_for(request.param, request, tmp_path)) as saver:
         yield saver
+
+
+@pytest.fixture
+def serde_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], list[str]]]:
+    """LangGraph's "unregistered type" warnings and allow-list events of this test."""
+    from langgraph.checkpoint.serde import jsonplus
+    from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
+
+    monkeypatch.setattr(jsonplus, "_warned_unregistered_types", set())  # reset the dedupe
+    events: list[Any] = []
+    unregister = register_serde_event_listener(events.append)
+    caplog.set_level(logging.WARNING, logger="langgraph.checkpoint.serde")
+
+    def problems() -> list[str]:
+        logged = [r.getMessage() for r in caplog.records if "unregistered type" in r.getMessage()]
+        return logged + [f"{e['kind']}: {e['module']}.{e['name']}" for e in events]
+
+    yield problems
+    unregister()

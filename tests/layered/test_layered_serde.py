@@ -7,36 +7,15 @@ payloads of pending hand-offs (subtask, layer frame) must therefore be dicts.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from langgraph.checkpoint.serde import jsonplus
-from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
 from langgraph.types import Command, interrupt
 
 from agentpatterns.checkpoint import open_checkpointer
 from agentpatterns.layered import Executor, Subtask, build_layered_graph
 
 SEEN: list[Any] = []
-
-
-@pytest.fixture
-def serde_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """LangGraph's serde warnings and allow-list events of this test (dedupe reset)."""
-    monkeypatch.setattr(jsonplus, "_warned_unregistered_types", set())
-    events: list[Any] = []
-    unregister = register_serde_event_listener(events.append)
-    caplog.set_level(logging.WARNING, logger="langgraph.checkpoint.serde")
-
-    def problems() -> list[str]:
-        logged = [r.getMessage() for r in caplog.records if "unregistered type" in r.getMessage()]
-        return logged + [f"{e['kind']}: {e['module']}.{e['name']}" for e in events]
-
-    yield problems
-    unregister()
 
 
 def _approve(sub: Subtask, ctx: Any) -> str:

@@ -6,15 +6,10 @@ executor and the aggregator; a SQLite checkpoint of that step is read back in a 
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from langchain_core.messages import AIMessage
-from langgraph.checkpoint.serde import jsonplus
-from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
 from langgraph.graph import MessagesState, StateGraph
 from pydantic import BaseModel
 from tenacity import stop_after_attempt, wait_none
@@ -22,22 +17,6 @@ from tenacity import stop_after_attempt, wait_none
 from agentpatterns.checkpoint import open_checkpointer
 from agentpatterns.orchestration import ToolPolicy, ToolRegistry, add_tool_orchestration
 from agentpatterns.resilience import CircuitBreaker, Degraded, EffectLedger, Fallback, Retry
-
-
-@pytest.fixture
-def serde_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """LangGraph's "unregistered type" warnings and allow-list events of this test."""
-    monkeypatch.setattr(jsonplus, "_warned_unregistered_types", set())  # reset the dedupe
-    events: list[Any] = []
-    unregister = register_serde_event_listener(events.append)
-    caplog.set_level(logging.WARNING, logger="langgraph.checkpoint.serde")
-
-    def problems() -> list[str]:
-        logged = [r.getMessage() for r in caplog.records if "unregistered type" in r.getMessage()]
-        return logged + [f"{e['kind']}: {e['module']}.{e['name']}" for e in events]
-
-    yield problems
-    unregister()
 
 
 class Total(BaseModel):

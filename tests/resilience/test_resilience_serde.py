@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from langgraph.checkpoint.serde import jsonplus
-from langgraph.checkpoint.serde.event_hooks import register_serde_event_listener
 from langgraph.types import Command
 from tenacity import stop_after_attempt, wait_none
 
 from agentpatterns.checkpoint import open_checkpointer
 from agentpatterns.fsm import AgentState, StateMachine
 from agentpatterns.resilience import Retry, escalate_to_human
-
-
-@pytest.fixture
-def serde_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """LangGraph's "unregistered type" warnings and allow-list events of this test."""
-    monkeypatch.setattr(jsonplus, "_warned_unregistered_types", set())  # reset the dedupe
-    events: list[Any] = []
-    unregister = register_serde_event_listener(events.append)
-    caplog.set_level(logging.WARNING, logger="langgraph.checkpoint.serde")
-
-    def problems() -> list[str]:
-        logged = [r.getMessage() for r in caplog.records if "unregistered type" in r.getMessage()]
-        return logged + [f"{e['kind']}: {e['module']}.{e['name']}" for e in events]
-
-    yield problems
-    unregister()
 
 
 class S(AgentState, total=False):
