@@ -11,6 +11,8 @@ breaker state can all live in it:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,7 +23,14 @@ from agentpatterns.errors import ConfigurationError, StoreUnavailableError, Unsu
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-__all__ = ["ACCEPTED_URLS", "StoreURL", "parse_store_url", "pg_pool", "sqlite_connect"]
+__all__ = [
+    "ACCEPTED_URLS",
+    "StoreURL",
+    "parse_store_url",
+    "pg_pool",
+    "sqlite_connect",
+    "sqlite_transaction",
+]
 
 ACCEPTED_URLS = "'memory:', 'sqlite:///path/to/file.db' or 'postgresql://user@host:port/dbname'"
 #: Seconds to wait for PostgreSQL before giving up with StoreUnavailableError.
@@ -114,6 +123,29 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
             cause=exc,
         ) from exc
     return conn
+
+
+@contextmanager
+def sqlite_transaction(
+    conn: sqlite3.Connection,
+    lock: AbstractContextManager[Any] | None = None,
+    *,
+    immediate: bool = True,
+) -> Iterator[sqlite3.Connection]:
+    """One explicit transaction on an autocommit connection from :func:`sqlite_connect`.
+
+    Holds ``lock`` (the connection is shared between threads) for the whole transaction;
+    ``immediate`` takes the write lock up front so two processes never deadlock on upgrade.
+    Rolled back on any exception, committed otherwise.
+    """
+    with lock if lock is not None else nullcontext():
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def _pg_kwargs() -> dict[str, Any]:

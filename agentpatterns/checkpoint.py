@@ -22,7 +22,13 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agentpatterns._store import apg_pool, parse_store_url, pg_pool, sqlite_connect
+from agentpatterns._store import (
+    apg_pool,
+    parse_store_url,
+    pg_pool,
+    sqlite_connect,
+    sqlite_transaction,
+)
 from agentpatterns.errors import CheckpointError, ConfigurationError, StoreUnavailableError
 
 __all__ = [
@@ -231,17 +237,9 @@ def keep_last(saver: BaseCheckpointSaver[Any], thread_id: str, keep: int) -> int
         return _prune_memory(saver, thread_id, keep)
     conn = getattr(saver, "conn", None)
     if isinstance(conn, sqlite3.Connection):
-        with saver.lock:  # pyright: ignore[reportAttributeAccessIssue]
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(_SQLITE_PRUNE[0], (thread_id, thread_id, keep))
-                cur = conn.execute(_SQLITE_PRUNE[1], (thread_id, thread_id, keep))
-                removed = cur.rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return removed
+        with sqlite_transaction(conn, saver.lock):  # pyright: ignore[reportAttributeAccessIssue]
+            conn.execute(_SQLITE_PRUNE[0], (thread_id, thread_id, keep))
+            return conn.execute(_SQLITE_PRUNE[1], (thread_id, thread_id, keep)).rowcount
     if type(saver).__name__ == "PostgresSaver":
         with saver._cursor(pipeline=False) as cur:  # pyright: ignore[reportAttributeAccessIssue]
             params = {"t": thread_id, "n": keep}

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from agentpatterns._store import parse_store_url, sqlite_connect
+from agentpatterns._store import parse_store_url, sqlite_connect, sqlite_transaction
 from agentpatterns.errors import ConfigurationError
 
 __all__ = ["SQLiteStore", "sqlite_target"]
@@ -59,11 +59,5 @@ class SQLiteStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with sqlite_transaction(self._conn, self._lock) as conn:
+            yield conn

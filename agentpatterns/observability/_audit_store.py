@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from agentpatterns._store import parse_store_url, pg_pool, sqlite_connect
+from agentpatterns._store import parse_store_url, pg_pool, sqlite_connect, sqlite_transaction
 
 __all__ = ["COLUMNS", "AuditStore", "open_store"]
 
@@ -105,14 +105,8 @@ class SQLiteAuditStore:
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
         marks = ", ".join("?" * len(_INSERT_COLUMNS))
         sql = f"INSERT INTO {self.table} ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks})"
-        with self.lock:
-            self.conn.execute("BEGIN")
-            try:
-                self.conn.executemany(sql, rows)
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        with sqlite_transaction(self.conn, self.lock, immediate=False) as conn:
+            conn.executemany(sql, rows)
 
     def select(
         self,

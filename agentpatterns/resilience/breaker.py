@@ -39,7 +39,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from langgraph.errors import GraphBubbleUp
 
-from agentpatterns._store import parse_store_url, pg_pool, sqlite_connect
+from agentpatterns._store import parse_store_url, pg_pool, sqlite_connect, sqlite_transaction
 from agentpatterns.errors import CircuitOpenError, ConfigurationError
 from agentpatterns.events import emit
 from agentpatterns.resilience.classify import dependency_failure
@@ -100,28 +100,21 @@ class _SharedState:
     def update(self, name: str, change: Callable[[_Record], _Record | None]) -> Any:
         """Run ``change`` on the locked record; write what it returns (None: no write)."""
         if self.kind == "sqlite":
-            with self._lock:
-                conn = self._conn
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    row = conn.execute(
-                        "SELECT state, failures, opened_at, probes FROM "
-                        "agentpatterns_breakers WHERE name=?",
-                        (name,),
-                    ).fetchone()
-                    new = change(_Record(*row) if row else _Record())
-                    if new is not None:
-                        conn.execute(
-                            "INSERT INTO agentpatterns_breakers VALUES (?,?,?,?,?,?) ON CONFLICT"
-                            "(name) DO UPDATE SET state=excluded.state, failures=excluded.failures,"
-                            " opened_at=excluded.opened_at, probes=excluded.probes, "
-                            "updated_at=excluded.updated_at",
-                            (name, new.state, new.failures, new.opened_at, new.probes, time.time()),
-                        )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+            with sqlite_transaction(self._conn, self._lock) as conn:
+                row = conn.execute(
+                    "SELECT state, failures, opened_at, probes FROM "
+                    "agentpatterns_breakers WHERE name=?",
+                    (name,),
+                ).fetchone()
+                new = change(_Record(*row) if row else _Record())
+                if new is not None:
+                    conn.execute(
+                        "INSERT INTO agentpatterns_breakers VALUES (?,?,?,?,?,?) ON CONFLICT"
+                        "(name) DO UPDATE SET state=excluded.state, failures=excluded.failures,"
+                        " opened_at=excluded.opened_at, probes=excluded.probes, "
+                        "updated_at=excluded.updated_at",
+                        (name, new.state, new.failures, new.opened_at, new.probes, time.time()),
+                    )
             return
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(
