@@ -77,6 +77,25 @@ def _where(
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _select_sql(
+    columns: str,
+    table: str,
+    filters: dict[str, str],
+    since: float | None,
+    until: float | None,
+    limit: int | None,
+    newest_first: bool,
+    mark: str,
+) -> tuple[str, list[Any]]:
+    """The query both backends run; they differ only in the columns and the placeholder."""
+    where, params = _where(filters, since, until, mark)
+    order = "DESC" if newest_first else "ASC"
+    sql = f"SELECT {columns} FROM {table}{where} ORDER BY ts {order}, id {order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params
+
+
 class SQLiteAuditStore:
     """SQLite: one connection shared by the writer and readers under a lock (WAL)."""
 
@@ -116,13 +135,9 @@ class SQLiteAuditStore:
         limit: int | None,
         newest_first: bool,
     ) -> list[Any]:
-        where, params = _where(filters, since, until, "?")
-        order = "DESC" if newest_first else "ASC"
-        sql = (
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table}{where} ORDER BY ts {order}, id {order}"
+        sql, params = _select_sql(
+            ", ".join(COLUMNS), self.table, filters, since, until, limit, newest_first, "?"
         )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
@@ -188,14 +203,10 @@ class PostgresAuditStore:
         limit: int | None,
         newest_first: bool,
     ) -> list[Any]:
-        where, params = _where(filters, since, until, "%s")
-        order = "DESC" if newest_first else "ASC"
-        sql = (
-            f"SELECT {', '.join(COLUMNS[:-1])}, data::text AS data FROM {self.table}{where} "
-            f"ORDER BY ts {order}, id {order}"
+        columns = f"{', '.join(COLUMNS[:-1])}, data::text AS data"
+        sql, params = _select_sql(
+            columns, self.table, filters, since, until, limit, newest_first, "%s"
         )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
         with self.pool.connection() as conn:
             return conn.execute(sql, params).fetchall()  # pyright: ignore[reportArgumentType]
 
