@@ -123,17 +123,25 @@ def print_table(doc: dict[str, Any], console: Any = None) -> None:
             fmt(m["success_rate"]),
             fmt(ks.get("1")),
             f"[{style}]{fmt(last)}[/]",
-            fmt(se["duplicates"]),
-            fmt(se["lost"]),
-            fmt(se["misreported"]),
-            fmt(m["attempts_per_call"]),
-            fmt(m["retry_success_rate"]),
-            fmt(m["rollback_rate"]),
+            *_effect_cells(m),
             fmt(m["transition_success_rate"]),
             fmt(m["log_coverage"]),
             fmt(m["measured"]["tool_call_ms"]["p95"]),
         )
     console.print(table)
+
+
+def _effect_cells(m: dict[str, Any]) -> list[str]:
+    """dup, lost, misrep, attempts/call, retry ok, rollback: in both the terminal and Markdown."""
+    se = m["side_effects"]
+    return [
+        fmt(se["duplicates"]),
+        fmt(se["lost"]),
+        fmt(se["misreported"]),
+        fmt(m["attempts_per_call"]),
+        fmt(m["retry_success_rate"]),
+        fmt(m["rollback_rate"]),
+    ]
 
 
 def _targets_md(group: dict[str, Any]) -> list[str]:
@@ -157,18 +165,9 @@ def _summary_md(doc: dict[str, Any]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in doc["groups"]:
         m = g["metrics"]
-        se = m["side_effects"]
         row = [g["config"], g["profile"], fmt(m["success_rate"])]
         row += [fmt(m["pass_hat_k"].get(k)) for k in ks]
-        row += [
-            fmt(se["duplicates"]),
-            fmt(se["lost"]),
-            fmt(se["misreported"]),
-            fmt(m["attempts_per_call"]),
-            fmt(m["retry_success_rate"]),
-            fmt(m["rollback_rate"]),
-            fmt(m["log_coverage"]),
-        ]
+        row += [*_effect_cells(m), fmt(m["log_coverage"])]
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
